@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Builds kube-apiserver, kube-controller-manager and kube-scheduler (v1.20.2) from
+# Debian bookworm's `kubernetes` source package and installs them, with etcd, into
+# the cache folder given as $1. Used by the test control plane when neither
+# KUBEBUILDER_ASSETS nor the cache provide the binaries. See shared DESIGN.md §4.
+set -euo pipefail
+
+dest=${1:?usage: build-control-plane.sh <cache-dir>}
+step() { printf '[control-plane build] %s\n' "$*" >&2; }
+need() { step "cannot build: $*"; exit 3; }
+
+[ "$(uname -s)" = Linux ] || need "this build needs Linux (Debian bookworm). Set KUBEBUILDER_ASSETS to a folder holding etcd, kube-apiserver, kube-controller-manager and kube-scheduler instead."
+command -v apt-get >/dev/null || need "apt-get not found: this build needs Debian bookworm. Set KUBEBUILDER_ASSETS to a folder with the binaries instead."
+grep -q bookworm /etc/os-release 2>/dev/null || step "warning: not Debian bookworm; trying anyway"
+sudo=""
+if [ "$(id -u)" != 0 ]; then
+  command -v sudo >/dev/null && sudo -n true 2>/dev/null || need "installing build packages needs root (or passwordless sudo). Run as root once, or set KUBEBUILDER_ASSETS."
+  sudo="sudo -n"
+fi
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/kube-build.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+src_list=/etc/apt/sources.list.d/ptemplate-operator-src.sources
+if ! grep -rqs '^Types:.*deb-src' /etc/apt/sources.list.d/ && ! grep -qs '^deb-src' /etc/apt/sources.list; then
+  step "1/6 adding a deb-src entry for bookworm main ($src_list)"
+  printf 'Types: deb-src\nURIs: http://deb.debian.org/debian\nSuites: bookworm bookworm-updates\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n\nTypes: deb-src\nURIs: http://deb.debian.org/debian-security\nSuites: bookworm-security\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' | $sudo tee "$src_list" >/dev/null
+fi
+step "2/6 apt-get update"
+$sudo apt-get update -qq
+step "3/6 installing golang-go etcd-server rsync dpkg-dev golang-github-modern-go-reflect2-dev"
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+  golang-go etcd-server rsync dpkg-dev golang-github-modern-go-reflect2-dev >/dev/null
+
+step "4/6 fetching the kubernetes source package (about 34 MB)"
+cd "$work"
+apt-get source --download-only kubernetes >/dev/null 2>&1 || need "apt-get source kubernetes failed (is a deb-src entry for bookworm main reachable?)"
+dsc=$(ls kubernetes_*.dsc | head -n1)
+dpkg-source --no-check -x "$dsc" src >/dev/null
+srcdir="$work/src"
+
+step "5/6 patching vendored reflect2 (v1.0.1 crashes kube-apiserver under Go >= 1.18)"
+r2=/usr/share/gocode/src/github.com/modern-go/reflect2
+rm -f "$srcdir"/vendor/github.com/modern-go/reflect2/*.go "$srcdir"/vendor/github.com/modern-go/reflect2/*.s
+cp "$r2"/*.go "$srcdir"/vendor/github.com/modern-go/reflect2/
+cp "$r2"/*.s "$srcdir"/vendor/github.com/modern-go/reflect2/ 2>/dev/null || true
+rm -f "$srcdir"/vendor/github.com/modern-go/reflect2/*_test.go
+
+step "6/6 compiling kube-apiserver, kube-controller-manager, kube-scheduler (about 10 minutes on 2 cores)"
+mkdir -p "$srcdir/.go/src/k8s.io"
+ln -sfn "$srcdir" "$srcdir/.go/src/k8s.io/kubernetes"
+cd "$srcdir/.go/src/k8s.io/kubernetes"
+export GOPATH="$srcdir/.go" GO111MODULE=off GOFLAGS=-mod=vendor CGO_ENABLED=0 \
+  KUBE_GIT_VERSION=v1.20.2 KUBE_GIT_TREE_STATE=clean KUBE_GIT_COMMIT=faecb196815e248d3ecfb03c680a4507229c2a56 \
+  GOCACHE="$work/gocache"
+unset GOFLAGS
+( while sleep 30; do step "   still compiling ($(date +%H:%M:%S))"; done ) &
+ticker=$!
+trap 'kill $ticker 2>/dev/null; rm -rf "$work"' EXIT
+make WHAT="cmd/kube-apiserver cmd/kube-controller-manager cmd/kube-scheduler" >"$work/make.log" 2>&1 || { tail -40 "$work/make.log" >&2; need "make failed (log above)"; }
+kill $ticker 2>/dev/null || true
+
+out=$(find "$srcdir/_output" -type f -name kube-apiserver -path '*bin*' | head -n1)
+bindir=$(dirname "$out")
+mkdir -p "$dest.tmp"
+cp "$bindir/kube-apiserver" "$bindir/kube-controller-manager" "$bindir/kube-scheduler" "$dest.tmp/"
+cp /usr/bin/etcd "$dest.tmp/etcd"
+rm -rf "$dest"; mv "$dest.tmp" "$dest"
+step "done: binaries in $dest"
