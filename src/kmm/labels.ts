@@ -1,0 +1,44 @@
+// The node labels KMM sets once a Module's kernel module (and its device plugin) is ready on a node.
+// Consumers must be scheduled on these labels, not merely on the Module's selector: a node can match
+// the selector long before the module is loaded, and after it was unloaded.
+import type { ObjectMeta } from '../runtime/object.ts';
+
+const PREFIX = 'kmm.node.kubernetes.io/';
+
+/** `kmm.node.kubernetes.io/<ns>.<name>.ready`: set (value "") on a node where the module is loaded. */
+export function moduleReadyLabel(namespace: string, name: string): string {
+  return `${PREFIX}${namespace}.${name}.ready`;
+}
+
+/** `kmm.node.kubernetes.io/<ns>.<name>.device-plugin-ready`: set (value "") where KMM's device plugin pod is ready. */
+export function devicePluginReadyLabel(namespace: string, name: string): string {
+  return `${PREFIX}${namespace}.${name}.device-plugin-ready`;
+}
+
+interface Labelled {
+  metadata?: Pick<ObjectMeta, 'labels'>;
+}
+
+// KMM sets these labels with the empty value, and a nodeSelector built by readyNodeSelector asks for
+// exactly that value; the checks below agree with the scheduler.
+function hasReadyLabel(node: Labelled, key: string): boolean {
+  return node.metadata?.labels?.[key] === '';
+}
+
+export function isModuleReadyOn(node: Labelled, namespace: string, name: string): boolean {
+  return hasReadyLabel(node, moduleReadyLabel(namespace, name));
+}
+
+export function isDevicePluginReadyOn(node: Labelled, namespace: string, name: string): boolean {
+  return hasReadyLabel(node, devicePluginReadyLabel(namespace, name));
+}
+
+/**
+ * The labels a consumer pod's nodeSelector must include so that it only lands where the module is loaded
+ * (and, with `devicePlugin`, where KMM's device plugin is ready too). Merge it into the consumer's own selector.
+ */
+export function readyNodeSelector(namespace: string, name: string, options: { devicePlugin: boolean }): Record<string, string> {
+  const selector: Record<string, string> = { [moduleReadyLabel(namespace, name)]: '' };
+  if (options.devicePlugin) selector[devicePluginReadyLabel(namespace, name)] = '';
+  return selector;
+}
