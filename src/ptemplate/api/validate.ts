@@ -1,0 +1,202 @@
+// The one validation of a Ptemplate, shared by the reconciler and the admission webhook.
+// It applies the schema's defaults first (idempotent on objects the API server already defaulted),
+// then checks what the CRD schema says (an object stored under an older CRD, or a webhook request,
+// did not necessarily pass it) and what a schema cannot say. A missing pull secret is not checked
+// here: that needs the cache, so the reconciler does it.
+import { Buffer } from 'node:buffer';
+import { moduleParameter } from '../../kmm/module.ts';
+import { validateImageReference, validateKernelMapping, validateModuleIdentity, validateTolerations } from '../../kmm/validation.ts';
+import type { FieldError } from '../../runtime/field-error.ts';
+import { applyDefaults, fieldPath, validateAgainst } from '../../runtime/schema/index.ts';
+import { MAX_DEFAULT_MSG_BYTES, MAX_DEVICES, specSchema, type Ptemplate } from './schema.ts';
+
+/** Suffix of the consumer DaemonSet's name: `<name>-consumer`. */
+export const CONSUMER_SUFFIX = '-consumer';
+
+const DNS_SUBDOMAIN_MAX = 253;
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const LABEL_NAME_MAX = 63;
+const LABEL_NAME = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
+
+function isDnsSubdomain(value: string): boolean {
+  return value.length <= DNS_SUBDOMAIN_MAX && DNS_SUBDOMAIN.test(value);
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * Everything wrong with `obj`, as field errors naming the field and what would be right; empty when it is valid.
+ * Never throws, whatever shape the object has.
+ */
+export function validatePtemplate(obj: Ptemplate): FieldError[] {
+  const errors = validateMetadata(obj);
+  const raw: unknown = obj.spec;
+  if (!isObject(raw)) return [...errors, { field: 'spec', message: 'is required: at least {selector: {...}}' }];
+
+  const spec = applyDefaults(specSchema, raw) as Record<string, unknown>;
+  const schemaErrors = validateAgainst(specSchema, spec, 'spec');
+  const ruleErrors = validateRules(spec);
+  // A rule's message is more precise than the schema's for the same field (e.g. bytes versus characters).
+  const covered = new Set(ruleErrors.map((e) => e.field));
+  return [...errors, ...schemaErrors.filter((e) => !covered.has(e.field)), ...ruleErrors];
+}
+
+function validateMetadata(obj: Ptemplate): FieldError[] {
+  const errors: FieldError[] = [];
+  const meta: unknown = obj.metadata;
+  const name = isObject(meta) && typeof meta.name === 'string' ? meta.name : '';
+  const namespace = isObject(meta) && typeof meta.namespace === 'string' ? meta.namespace : '';
+  if (name === '') {
+    errors.push({ field: 'metadata.name', message: 'is required' });
+  } else if (!isDnsSubdomain(name)) {
+    errors.push({
+      field: 'metadata.name',
+      message: `"${name}" must be a DNS subdomain: lower-case letters, digits, "-" and ".", starting and ending with a letter or digit, at most ${DNS_SUBDOMAIN_MAX} characters`,
+    });
+  } else {
+    const consumer = `${name}${CONSUMER_SUFFIX}`;
+    if (!isDnsSubdomain(consumer)) {
+      errors.push({
+        field: 'metadata.name',
+        message: `the consumer DaemonSet's name (<name>${CONSUMER_SUFFIX}) would be ${consumer.length} characters, over the limit of ` +
+          `${DNS_SUBDOMAIN_MAX}: use a name of at most ${DNS_SUBDOMAIN_MAX - CONSUMER_SUFFIX.length} characters`,
+      });
+    }
+  }
+  if (namespace === '') errors.push({ field: 'metadata.namespace', message: 'is required: a Ptemplate is namespaced' });
+  // The Module is named after the Ptemplate, in its namespace.
+  if (name !== '' && namespace !== '') errors.push(...validateModuleIdentity(namespace, name, 'metadata.name'));
+  return errors;
+}
+
+/** The rules the CRD schema cannot express. Each runs only on fields of the right type (the schema reports the rest). */
+function validateRules(spec: Record<string, unknown>): FieldError[] {
+  const errors: FieldError[] = [];
+
+  if (isObject(spec.selector)) {
+    for (const [key, value] of Object.entries(spec.selector)) {
+      const field = fieldPath('spec.selector', key);
+      const keyProblem = labelKeyProblem(key);
+      if (keyProblem) errors.push({ field, message: `key ${JSON.stringify(key)} is not a valid label key: ${keyProblem}` });
+      if (typeof value === 'string' && !isLabelValue(value)) {
+        errors.push({
+          field,
+          message: `value ${JSON.stringify(value)} is not a valid label value: empty, or at most ${LABEL_NAME_MAX} letters, digits, "-", "_" and ".", starting and ending with a letter or digit`,
+        });
+      }
+    }
+  }
+
+  if (typeof spec.defaultmsg === 'string') errors.push(...defaultMsgErrors(spec.defaultmsg));
+
+  const { maxdev, requiredDevices } = spec;
+  if (isDeviceCount(maxdev) && isDeviceCount(requiredDevices) && requiredDevices > maxdev) {
+    errors.push({
+      field: 'spec.requiredDevices',
+      message: `must be at most spec.maxdev (${maxdev}), not ${requiredDevices}: a node has only maxdev devices, so a consumer pod asking for more never starts`,
+    });
+  }
+
+  if (typeof spec.driverImage === 'string') errors.push(...validateImageReference(spec.driverImage, 'spec.driverImage'));
+  for (const field of ['deviceplugin', 'consumer'] as const) {
+    const image = spec[field];
+    if (typeof image !== 'string') continue;
+    if (image.includes('$')) {
+      errors.push({
+        field: `spec.${field}`,
+        message: `"${image}" contains "$": variables such as \${KERNEL_FULL_VERSION} are substituted only in driverImage and kernelMappings images; give a plain image reference with a tag or digest`,
+      });
+    } else {
+      errors.push(...validateImageReference(image, `spec.${field}`));
+    }
+  }
+
+  if (Array.isArray(spec.kernelMappings)) {
+    spec.kernelMappings.forEach((mapping: unknown, i) => {
+      if (!isObject(mapping)) return;
+      const fields = { regexp: mapping.regexp, literal: mapping.literal, containerImage: mapping.containerImage };
+      if (Object.values(fields).some((v) => v !== undefined && typeof v !== 'string')) return;
+      errors.push(...validateKernelMapping(fields as { regexp?: string; literal?: string; containerImage?: string }, `spec.kernelMappings[${i}]`));
+    });
+  }
+
+  if (isObject(spec.imagePullSecret) && typeof spec.imagePullSecret.name === 'string' && spec.imagePullSecret.name !== '') {
+    const name = spec.imagePullSecret.name;
+    if (!isDnsSubdomain(name)) {
+      errors.push({
+        field: 'spec.imagePullSecret.name',
+        message: `"${name}" is not a Secret name: lower-case letters, digits, "-" and ".", starting and ending with a letter or digit`,
+      });
+    }
+  }
+
+  if (Array.isArray(spec.tolerations)) errors.push(...tolerationErrors(spec.tolerations));
+  return errors;
+}
+
+const TOLERATION_FIELDS = { key: 'string', operator: 'string', value: 'string', effect: 'string', tolerationSeconds: 'number' } as const;
+
+// The schema keeps tolerations as they are sent, so their field types are checked here before KMM's rules run.
+function tolerationErrors(list: unknown[]): FieldError[] {
+  const errors: FieldError[] = [];
+  list.forEach((item, i) => {
+    if (!isObject(item)) return; // reported by the schema
+    for (const [key, type] of Object.entries(TOLERATION_FIELDS)) {
+      const value = item[key];
+      const ok = value === undefined || value === null || (typeof value === type && (type !== 'number' || Number.isInteger(value)));
+      if (!ok) errors.push({ field: `spec.tolerations[${i}].${key}`, message: `must be ${type === 'number' ? 'a whole number of seconds' : 'a string'}` });
+    }
+  });
+  if (errors.length > 0 || !list.every(isObject)) return errors;
+  return validateTolerations(list, 'spec.tolerations');
+}
+
+function isDeviceCount(value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= MAX_DEVICES;
+}
+
+function defaultMsgErrors(msg: string): FieldError[] {
+  const field = 'spec.defaultmsg';
+  const errors: FieldError[] = [];
+  const bytes = Buffer.byteLength(msg, 'utf8');
+  if (bytes > MAX_DEFAULT_MSG_BYTES) {
+    errors.push({ field, message: `is ${bytes} bytes long (UTF-8); the driver keeps at most ${MAX_DEFAULT_MSG_BYTES} bytes: shorten it` });
+  }
+  if (msg.includes('"')) {
+    errors.push({ field, message: 'must not contain a double quote ("): the kernel\'s parameter parser cannot pass one to the module' });
+  }
+  const bad = [...msg].findIndex((ch) => ch !== '"' && !/^[ -~]$/.test(ch));
+  if (bad >= 0) {
+    const code = [...msg][bad]!.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0');
+    errors.push({ field, message: `character ${bad + 1} (U+${code}) is not printable ASCII; use letters, digits, spaces and punctuation (space to "~") only` });
+  }
+  if (errors.length === 0) {
+    // What the reconciler will pass to modprobe must be accepted there too.
+    try {
+      moduleParameter('default_msg', msg);
+    } catch (err) {
+      errors.push({ field, message: (err as Error).message });
+    }
+  }
+  return errors;
+}
+
+/** Why `key` is not a label key (`[prefix/]name`), or undefined when it is one. */
+function labelKeyProblem(key: string): string | undefined {
+  const slash = key.lastIndexOf('/');
+  const prefix = slash < 0 ? undefined : key.slice(0, slash);
+  const name = slash < 0 ? key : key.slice(slash + 1);
+  if (prefix !== undefined && !isDnsSubdomain(prefix)) {
+    return `the prefix "${prefix}" must be a DNS subdomain (lower-case letters, digits, "-" and ".", at most ${DNS_SUBDOMAIN_MAX} characters)`;
+  }
+  if (name.length > LABEL_NAME_MAX || !LABEL_NAME.test(name)) {
+    return `the name "${name}" must be 1 to ${LABEL_NAME_MAX} letters, digits, "-", "_" and ".", starting and ending with a letter or digit`;
+  }
+  return undefined;
+}
+
+function isLabelValue(value: string): boolean {
+  return value === '' || (value.length <= LABEL_NAME_MAX && LABEL_NAME.test(value));
+}
