@@ -1,0 +1,8 @@
+export { ExponentialFailureRateLimiter, type RateLimiter } from './ratelimiter.ts';
+export { WorkQueue, realClock, type Clock, type WorkQueueOptions } from './queue.ts';
+export {
+  WorkQueueMetricsProvider,
+  noopQueueMetrics,
+  type QueueMetrics,
+  type QueueMetricsProvider,
+} from './metrics.ts';
