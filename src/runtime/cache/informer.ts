@@ -1,0 +1,128 @@
+// A shared informer: one reflector and one store per resource type, fanned out to every
+// handler that registered. Handlers run synchronously and must only enqueue work.
+import type { Logger } from 'pino';
+import type { Client } from '../client/client.ts';
+import type { KubeObject } from '../object.ts';
+import { resourceId, type ResourceType } from '../resource.ts';
+import { Reflector } from './reflector.ts';
+import { Store, type IndexFunc, type StoreChange } from './store.ts';
+
+export interface ResourceEventHandler<T extends KubeObject> {
+  add?(obj: T): void;
+  update?(old: T, obj: T): void;
+  delete?(obj: T): void;
+}
+
+export interface InformerOptions {
+  namespace?: string | undefined;
+  labelSelector?: string | undefined;
+  fieldSelector?: string | undefined;
+  /** Cache only metadata (labels, owners, ...): less memory and no access to e.g. Secret data. */
+  metadataOnly?: boolean | undefined;
+}
+
+export class Informer<T extends KubeObject> {
+  readonly type: ResourceType<T>;
+  readonly options: Readonly<InformerOptions>;
+  readonly #store = new Store<T>();
+  readonly #handlers = new Set<ResourceEventHandler<T>>();
+  readonly #reflector: Reflector<T>;
+  readonly #log: Logger;
+  readonly #synced: Promise<void>;
+  #markSynced!: () => void;
+  #started = false;
+
+  constructor(client: Client, type: ResourceType<T>, options: InformerOptions, log: Logger) {
+    this.type = type;
+    this.options = Object.freeze({ ...options });
+    this.#log = log.child({ resource: resourceId(type) });
+    this.#synced = new Promise((resolve) => { this.#markSynced = resolve; });
+    this.#reflector = new Reflector<T>({
+      client, type, store: this.#store, log: this.#log,
+      namespace: type.namespaced ? options.namespace : undefined,
+      labelSelector: options.labelSelector, fieldSelector: options.fieldSelector, metadataOnly: options.metadataOnly,
+      onChanges: (changes) => this.#dispatch(changes),
+      onSynced: () => this.#markSynced(),
+    });
+  }
+
+  get synced(): boolean {
+    return this.#reflector.synced;
+  }
+
+  get lastSyncResourceVersion(): string {
+    return this.#reflector.lastSyncResourceVersion;
+  }
+
+  /** Resolves once the first list has been stored, or when the signal aborts (then returns false). */
+  async waitForSync(signal?: AbortSignal): Promise<boolean> {
+    if (this.synced) return true;
+    if (!signal) {
+      await this.#synced;
+      return true;
+    }
+    if (signal.aborted) return false;
+    return Promise.race([
+      this.#synced.then(() => true),
+      new Promise<boolean>((resolve) => signal.addEventListener('abort', () => resolve(false), { once: true })),
+    ]);
+  }
+
+  start(signal: AbortSignal): void {
+    if (this.#started) return;
+    this.#started = true;
+    void this.#reflector.run(signal);
+  }
+
+  get started(): boolean {
+    return this.#started;
+  }
+
+  /** Registers a handler; objects already in the store are replayed to it as adds. Returns an unregister function. */
+  addHandler(handler: ResourceEventHandler<T>): () => void {
+    this.#handlers.add(handler);
+    for (const obj of this.#store.list()) this.#call(() => handler.add?.(obj));
+    return () => this.#handlers.delete(handler);
+  }
+
+  addIndex(name: string, fn: IndexFunc<T>): void {
+    this.#store.addIndex(name, fn);
+  }
+
+  get(key: string): T | undefined {
+    return this.#store.get(key);
+  }
+
+  list(): T[] {
+    return this.#store.list();
+  }
+
+  byIndex(name: string, value: string): T[] {
+    return this.#store.byIndex(name, value);
+  }
+
+  get size(): number {
+    return this.#store.size;
+  }
+
+  #dispatch(changes: StoreChange<T>[]) {
+    for (const change of changes) {
+      for (const handler of this.#handlers) {
+        this.#call(() => {
+          if (change.type === 'add') handler.add?.(change.obj);
+          else if (change.type === 'update') handler.update?.(change.old!, change.obj);
+          else handler.delete?.(change.obj);
+        });
+      }
+    }
+  }
+
+  // A broken handler must not stop the informer or the other handlers.
+  #call(fn: () => void) {
+    try {
+      fn();
+    } catch (err) {
+      this.#log.error({ err }, 'event handler threw');
+    }
+  }
+}

@@ -1,0 +1,120 @@
+// List-then-watch loop that keeps a Store equal to the server's state (client-go's Reflector).
+// It never gives up: a 410 Gone relists, any other failure re-watches after a jittered backoff.
+import type { Logger } from 'pino';
+import { Backoff, delay } from '../abortable.ts';
+import type { Client } from '../client/client.ts';
+import { GoneError } from '../client/errors.ts';
+import type { KubeObject } from '../object.ts';
+import { resourceId, type ResourceType } from '../resource.ts';
+import type { Store, StoreChange } from './store.ts';
+
+export interface ReflectorOptions<T extends KubeObject> {
+  client: Client;
+  type: ResourceType<T>;
+  store: Store<T>;
+  /** Called with the changes each list or watch event produced, in order. */
+  onChanges: (changes: StoreChange<T>[]) => void;
+  /** Called once, after the first successful list. */
+  onSynced?: () => void;
+  namespace?: string | undefined;
+  labelSelector?: string | undefined;
+  fieldSelector?: string | undefined;
+  metadataOnly?: boolean | undefined;
+  /** Page size of lists. Default 500. */
+  pageSize?: number;
+  /** Server-side watch timeout; a random value in [min, 2*min) spreads reconnects. Default 300 s. */
+  minWatchTimeoutSeconds?: number;
+  backoff?: Backoff;
+  log: Logger;
+}
+
+export class Reflector<T extends KubeObject> {
+  readonly #o: ReflectorOptions<T>;
+  readonly #backoff: Backoff;
+  #resourceVersion = '';
+  #synced = false;
+
+  constructor(options: ReflectorOptions<T>) {
+    this.#o = options;
+    this.#backoff = options.backoff ?? new Backoff();
+  }
+
+  get lastSyncResourceVersion(): string {
+    return this.#resourceVersion;
+  }
+
+  get synced(): boolean {
+    return this.#synced;
+  }
+
+  /** Runs until the signal aborts. Never rejects. */
+  async run(signal: AbortSignal): Promise<void> {
+    const log = this.#o.log;
+    let needList = true;
+    while (!signal.aborted) {
+      try {
+        if (needList) {
+          await this.#list(signal);
+          needList = false;
+        }
+        await this.#watch(signal);
+        // The server closed the watch at its timeout: watch again from where we are.
+      } catch (err) {
+        if (signal.aborted) break;
+        if (err instanceof GoneError) {
+          log.info({ resourceVersion: this.#resourceVersion }, 'watch expired (410 Gone); relisting');
+          needList = true;
+          continue;
+        }
+        const wait = this.#backoff.next();
+        log.warn({ err: errorSummary(err), retryInMs: Math.round(wait), relist: needList }, 'list/watch failed; retrying');
+        await delay(wait, signal);
+      }
+    }
+  }
+
+  async #list(signal: AbortSignal) {
+    const { client, type, namespace, labelSelector, fieldSelector, metadataOnly } = this.#o;
+    const items: T[] = [];
+    let cont: string | undefined;
+    let resourceVersion = '';
+    do {
+      const page = await client.list(type, { namespace, labelSelector, fieldSelector, limit: this.#o.pageSize ?? 500, continue: cont, metadataOnly, signal });
+      items.push(...page.items);
+      cont = page.metadata.continue || undefined;
+      resourceVersion = page.metadata.resourceVersion ?? '';
+    } while (cont);
+    const changes = this.#o.store.replace(items);
+    this.#resourceVersion = resourceVersion;
+    this.#backoff.reset();
+    this.#o.onChanges(changes);
+    if (!this.#synced) {
+      this.#synced = true;
+      this.#o.onSynced?.();
+    }
+    this.#o.log.debug({ resource: resourceId(type), count: items.length, resourceVersion }, 'listed');
+  }
+
+  async #watch(signal: AbortSignal) {
+    const { client, type, namespace, labelSelector, fieldSelector, metadataOnly, store } = this.#o;
+    const min = this.#o.minWatchTimeoutSeconds ?? 300;
+    const events = client.watch(type, {
+      namespace, labelSelector, fieldSelector, metadataOnly, resourceVersion: this.#resourceVersion,
+      allowWatchBookmarks: true, timeoutSeconds: Math.floor(min + Math.random() * min), signal,
+    });
+    for await (const event of events) {
+      const rv = event.object.metadata?.resourceVersion;
+      let change: StoreChange<T> | undefined;
+      if (event.type === 'ADDED' || event.type === 'MODIFIED') change = store.upsert(event.object);
+      else if (event.type === 'DELETED') change = store.remove(event.object);
+      if (rv) this.#resourceVersion = rv;
+      this.#backoff.reset();
+      if (change) this.#o.onChanges([change]);
+    }
+  }
+}
+
+function errorSummary(err: unknown): string {
+  if (err instanceof Error) return err.cause instanceof Error ? `${err.message}: ${err.cause.message}` : err.message;
+  return String(err);
+}

@@ -1,0 +1,138 @@
+// The indexed, read-only object store behind an informer. Objects are frozen on the way
+// in, so a reconciler that mutates what it read fails loudly instead of corrupting the cache.
+import { deepFreeze, keyOf, type KubeObject } from '../object.ts';
+
+export type IndexFunc<T extends KubeObject> = (obj: T) => readonly string[];
+
+export interface StoreChange<T extends KubeObject> {
+  type: 'add' | 'update' | 'delete';
+  old?: T;
+  obj: T;
+}
+
+/** Built-in index: objects by namespace. */
+export const NAMESPACE_INDEX = 'namespace';
+/** Built-in index: objects by the UID of their controller owner reference. */
+export const CONTROLLER_UID_INDEX = 'controller-uid';
+
+const namespaceIndex: IndexFunc<KubeObject> = (obj) => (obj.metadata.namespace ? [obj.metadata.namespace] : []);
+const controllerUidIndex: IndexFunc<KubeObject> = (obj) =>
+  (obj.metadata.ownerReferences ?? []).filter((r) => r.controller).map((r) => r.uid);
+
+export class Store<T extends KubeObject> {
+  readonly #items = new Map<string, T>();
+  readonly #indexers = new Map<string, IndexFunc<T>>();
+  readonly #indexes = new Map<string, Map<string, Set<string>>>();
+
+  constructor() {
+    this.addIndex(NAMESPACE_INDEX, namespaceIndex);
+    this.addIndex(CONTROLLER_UID_INDEX, controllerUidIndex);
+  }
+
+  addIndex(name: string, fn: IndexFunc<T>): void {
+    if (this.#indexers.has(name)) {
+      if (this.#indexers.get(name) === fn) return;
+      throw new Error(`index ${name} is already defined`);
+    }
+    this.#indexers.set(name, fn);
+    const index = new Map<string, Set<string>>();
+    this.#indexes.set(name, index);
+    for (const [key, obj] of this.#items) this.#indexAdd(index, fn(obj), key);
+  }
+
+  get size(): number {
+    return this.#items.size;
+  }
+
+  get(key: string): T | undefined {
+    return this.#items.get(key);
+  }
+
+  list(): T[] {
+    return [...this.#items.values()];
+  }
+
+  byIndex(name: string, value: string): T[] {
+    const index = this.#indexes.get(name);
+    if (!index) throw new Error(`no index named ${name}`);
+    const keys = index.get(value);
+    if (!keys) return [];
+    const out: T[] = [];
+    for (const key of keys) {
+      const obj = this.#items.get(key);
+      if (obj) out.push(obj);
+    }
+    return out;
+  }
+
+  /** Inserts or replaces one object; returns the change, or undefined when the resourceVersion is unchanged. */
+  upsert(raw: T): StoreChange<T> | undefined {
+    const obj = prepare(raw);
+    const key = keyOf(obj);
+    const old = this.#items.get(key);
+    if (old && old.metadata.resourceVersion === obj.metadata.resourceVersion) return undefined;
+    if (old) this.#unindex(key, old);
+    this.#items.set(key, obj);
+    this.#index(key, obj);
+    return old ? { type: 'update', old, obj } : { type: 'add', obj };
+  }
+
+  remove(raw: T): StoreChange<T> | undefined {
+    const key = keyOf(raw);
+    const old = this.#items.get(key);
+    if (!old) return undefined;
+    this.#unindex(key, old);
+    this.#items.delete(key);
+    // Hand out the final state the server sent, which carries the deletion's resourceVersion.
+    return { type: 'delete', obj: prepare(raw) };
+  }
+
+  /** Replaces the whole content after a (re)list, returning the changes that brings. */
+  replace(rawItems: readonly T[]): StoreChange<T>[] {
+    const changes: StoreChange<T>[] = [];
+    const seen = new Set<string>();
+    for (const raw of rawItems) {
+      seen.add(keyOf(raw));
+      const change = this.upsert(raw);
+      if (change) changes.push(change);
+    }
+    for (const [key, obj] of [...this.#items]) {
+      if (seen.has(key)) continue;
+      this.#unindex(key, obj);
+      this.#items.delete(key);
+      changes.push({ type: 'delete', obj });
+    }
+    return changes;
+  }
+
+  #index(key: string, obj: T) {
+    for (const [name, fn] of this.#indexers) this.#indexAdd(this.#indexes.get(name)!, fn(obj), key);
+  }
+
+  #unindex(key: string, obj: T) {
+    for (const [name, fn] of this.#indexers) {
+      const index = this.#indexes.get(name)!;
+      for (const value of fn(obj)) {
+        const keys = index.get(value);
+        keys?.delete(key);
+        if (keys && keys.size === 0) index.delete(value);
+      }
+    }
+  }
+
+  #indexAdd(index: Map<string, Set<string>>, values: readonly string[], key: string) {
+    for (const value of values) {
+      let keys = index.get(value);
+      if (!keys) index.set(value, (keys = new Set()));
+      keys.add(key);
+    }
+  }
+}
+
+/** managedFields are large and useless to a controller; the cache never keeps them. */
+function prepare<T extends KubeObject>(raw: T): T {
+  if (Object.isFrozen(raw) && !raw.metadata.managedFields) return raw;
+  const obj = Object.isFrozen(raw) ? structuredClone(raw) : raw;
+  delete obj.metadata.managedFields;
+  return deepFreeze(obj);
+}

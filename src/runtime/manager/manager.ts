@@ -1,0 +1,112 @@
+// The manager owns what controllers share (client, cache, metrics registry, logger) and
+// runs them: start the cache, wait for it to sync, then start the runnables; on abort,
+// stop them and wait. Leader election gates the runnables that need it.
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { Registry } from 'prom-client';
+import { Cache } from '../cache/cache.ts';
+import { Client } from '../client/client.ts';
+import { ControllerBuilder } from '../controller/builder.ts';
+import { silentLogger } from '../log.ts';
+import type { Permission } from '../rbac.ts';
+
+export interface Runnable {
+  start(signal: AbortSignal): Promise<void>;
+  /** Default true: only the leader runs it. */
+  readonly needLeaderElection?: boolean;
+}
+
+/** Decides when leader-only runnables may start; see leader election. */
+export interface LeaderGate {
+  /** Resolves once this process leads; false if the signal aborted first. */
+  acquire(signal: AbortSignal): Promise<boolean>;
+  /** Aborted when leadership is lost. */
+  readonly lost: AbortSignal;
+}
+
+export interface ManagerOptions {
+  kubeConfig?: KubeConfig;
+  client?: Client;
+  log?: Logger;
+  registry?: Registry;
+  /** Restrict namespaced informers to one namespace. */
+  namespace?: string;
+  fieldManager?: string;
+  leaderGate?: LeaderGate;
+}
+
+export class Manager {
+  readonly client: Client;
+  readonly cache: Cache;
+  readonly registry: Registry;
+  readonly log: Logger;
+  readonly #runnables: Runnable[] = [];
+  readonly #leaderGate: LeaderGate | undefined;
+  readonly #declared: Permission[] = [];
+  #started = false;
+
+  constructor(options: ManagerOptions) {
+    this.log = options.log ?? silentLogger;
+    this.registry = options.registry ?? new Registry();
+    if (options.client) this.client = options.client;
+    else if (options.kubeConfig) this.client = new Client(options.kubeConfig, { registry: this.registry, fieldManager: options.fieldManager });
+    else throw new Error('Manager needs a kubeConfig or a client');
+    this.cache = new Cache({ client: this.client, log: this.log, namespace: options.namespace });
+    this.#leaderGate = options.leaderGate;
+  }
+
+  controller(name: string): ControllerBuilder {
+    return new ControllerBuilder(this, name);
+  }
+
+  /** Records permissions the code needs beyond its cache (writes, leases, events...). */
+  declarePermissions(...perms: Permission[]): void {
+    this.#declared.push(...perms);
+  }
+
+  /** Everything this manager's controllers read and write: the source of the generated RBAC. */
+  permissions(): Permission[] {
+    return [...this.cache.permissions(), ...this.#declared];
+  }
+
+  add(runnable: Runnable): void {
+    if (this.#started) throw new Error('add runnables before starting the manager');
+    this.#runnables.push(runnable);
+  }
+
+  /**
+   * Runs until the signal aborts (or leadership is lost). Resolves when every runnable has
+   * stopped; rejects only when leadership was lost, so the caller can exit and restart.
+   */
+  async start(signal: AbortSignal): Promise<void> {
+    if (this.#started) throw new Error('manager already started');
+    this.#started = true;
+    this.cache.start(signal);
+    this.log.info('waiting for caches to sync');
+    if (!(await this.cache.waitForSync(signal))) return;
+    this.log.info('caches synced');
+    const always = this.#runnables.filter((r) => r.needLeaderElection === false);
+    const leaderOnly = this.#runnables.filter((r) => r.needLeaderElection !== false);
+    const running = always.map((r) => guard(r.start(signal), this.log));
+    const gate = this.#leaderGate;
+    if (!gate) {
+      running.push(...leaderOnly.map((r) => guard(r.start(signal), this.log)));
+      await Promise.all(running);
+      return;
+    }
+    if (await gate.acquire(signal)) {
+      const leading = AbortSignal.any([signal, gate.lost]);
+      running.push(...leaderOnly.map((r) => guard(r.start(leading), this.log)));
+    }
+    await Promise.all(running);
+    if (gate.lost.aborted && !signal.aborted) throw new Error('leader election lost');
+  }
+}
+
+async function guard(run: Promise<void>, log: Logger): Promise<void> {
+  try {
+    await run;
+  } catch (err) {
+    log.error({ err }, 'runnable failed');
+  }
+}
