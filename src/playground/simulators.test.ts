@@ -1,0 +1,280 @@
+// The simulated nodes, KMM and kubelet against a real control plane (etcd, kube-apiserver,
+// kube-controller-manager, kube-scheduler): the real scheduler and DaemonSet controller place the
+// consumer pods; the simulators play the node, KMM and kubelet parts.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { ControlPlane } from '../testenv/control-plane.ts';
+import { Client } from '../runtime/client/client.ts';
+import { isNotFound } from '../runtime/client/errors.ts';
+import type { KubeObject } from '../runtime/object.ts';
+import { CustomResourceDefinitions, DaemonSets, Namespaces, Nodes, Pods } from '../runtime/resource.ts';
+import { buildModule } from '../kmm/module.ts';
+import { moduleCrd } from '../kmm/crd.ts';
+import { devicePluginReadyLabel, moduleReadyLabel, readyNodeSelector } from '../kmm/labels.ts';
+import { MODULE_FINALIZER, Modules } from '../kmm/resource.ts';
+import type { Module } from '../kmm/types.ts';
+import { waitFor } from '../../test/support/wait.ts';
+import {
+  createSimulatedNodes, SIM_DEVICE_RESOURCE, SIM_OUT_OF_DEVICES_REASON, SIMULATED_NODE_LABEL, startSimulators,
+  type RunningSimulators, type SimNode, type SimPod,
+} from './index.ts';
+
+const SELECTOR_LABEL = 'playground.pt.example.com/wants-ptemplate';
+const EL9 = '5.14.0-284.el9.x86_64';
+// sim-a and sim-b match the selector and the kernel mapping; sim-c matches the selector only
+// (another kernel); sim-d matches the kernel only.
+const NODES = [
+  { name: 'sim-a', labels: { [SELECTOR_LABEL]: 'true' }, kernelVersion: EL9 },
+  { name: 'sim-b', labels: { [SELECTOR_LABEL]: 'true' } },
+  { name: 'sim-c', labels: { [SELECTOR_LABEL]: 'true' }, kernelVersion: '6.1.0-18-amd64' },
+  { name: 'sim-d', kernelVersion: EL9 },
+];
+const LOADED = ['sim-a', 'sim-b'];
+
+let cp: ControlPlane;
+let admin: Client;
+let simulators: RunningSimulators | undefined;
+
+const getNode = async (name: string) => admin.get(Nodes, { name }) as Promise<SimNode>;
+const getModule = async (namespace: string, name: string) => admin.get(Modules, { namespace, name });
+
+function ptemplateModule(namespace: string, name: string): Module {
+  return buildModule({
+    namespace, name,
+    selector: { [SELECTOR_LABEL]: 'true' },
+    moduleName: 'ptemplate_char_dev',
+    parameters: ['max_dev=3'],
+    kernelMappings: [{ regexp: '^5\\.14\\.0-.*\\.el9\\.x86_64$', containerImage: 'registry.example.com/ptemplate-kmod:${KERNEL_FULL_VERSION}' }],
+    devicePlugin: { image: 'registry.example.com/ptemplate-device-plugin:1.0' },
+  });
+}
+
+function consumerDaemonSet(namespace: string, moduleName: string): KubeObject {
+  return {
+    apiVersion: 'apps/v1', kind: 'DaemonSet',
+    metadata: { name: 'consumer', namespace },
+    spec: {
+      selector: { matchLabels: { app: 'consumer' } },
+      template: {
+        metadata: { labels: { app: 'consumer' } },
+        spec: {
+          nodeSelector: readyNodeSelector(namespace, moduleName, { devicePlugin: true }),
+          terminationGracePeriodSeconds: 30,
+          containers: [{
+            name: 'consumer', image: 'registry.example.com/ptemplate-consumer:1.0',
+            // Kubernetes 1.20: quantities as strings.
+            resources: { requests: { [SIM_DEVICE_RESOURCE]: '1' }, limits: { [SIM_DEVICE_RESOURCE]: '1' } },
+          }],
+        },
+      },
+    },
+  };
+}
+
+const labelsOf = (node: SimNode) => node.metadata.labels ?? {};
+
+async function assertLoaded(namespace: string, name: string, nodeName: string) {
+  const node = await getNode(nodeName);
+  assert.equal(labelsOf(node)[moduleReadyLabel(namespace, name)], '', `${nodeName} is module-ready`);
+  assert.equal(labelsOf(node)[devicePluginReadyLabel(namespace, name)], '', `${nodeName} is device-plugin-ready`);
+  assert.equal(node.status?.capacity?.[SIM_DEVICE_RESOURCE], '3', `${nodeName} capacity`);
+  assert.equal(node.status?.allocatable?.[SIM_DEVICE_RESOURCE], '3', `${nodeName} allocatable`);
+}
+
+async function assertUnloaded(namespace: string, name: string, nodeName: string) {
+  const node = await getNode(nodeName);
+  assert.equal(labelsOf(node)[moduleReadyLabel(namespace, name)], undefined, `${nodeName} has no module-ready label`);
+  assert.equal(labelsOf(node)[devicePluginReadyLabel(namespace, name)], undefined, `${nodeName} has no device-plugin-ready label`);
+  assert.equal(node.status?.capacity?.[SIM_DEVICE_RESOURCE], undefined, `${nodeName} advertises no devices`);
+  assert.equal(node.status?.allocatable?.[SIM_DEVICE_RESOURCE], undefined, `${nodeName} has no allocatable devices`);
+}
+
+async function waitModuleGone(namespace: string, name: string) {
+  await waitFor(async () => {
+    try {
+      await getModule(namespace, name);
+      return false;
+    } catch (err) {
+      if (isNotFound(err)) return true;
+      throw err;
+    }
+  }, { what: `Module ${namespace}/${name} gone` });
+}
+
+async function runningPods(namespace: string) {
+  return ((await admin.list(Pods, { namespace })).items as SimPod[])
+    .filter((p) => p.status?.phase === 'Running' && p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+}
+
+/** A namespace with a loaded Module and a consumer DaemonSet running on sim-a and sim-b. */
+async function moduleWithConsumers(namespace: string, name: string) {
+  await admin.create(Namespaces, { metadata: { name: namespace } });
+  await admin.create(Modules, ptemplateModule(namespace, name));
+  await waitFor(async () => {
+    for (const node of LOADED) await assertLoaded(namespace, name, node);
+    return true;
+  }, { what: 'module loaded on sim-a and sim-b' });
+  await admin.create(DaemonSets, consumerDaemonSet(namespace, name));
+  return waitFor(async () => {
+    const pods = await runningPods(namespace);
+    const all = (await admin.list(Pods, { namespace })).items;
+    assert.equal(all.length, 2, 'one consumer pod per ready node');
+    assert.equal(pods.length, 2, 'both consumer pods Running and Ready');
+    return pods;
+  }, { what: 'consumer pods running' });
+}
+
+before(async () => {
+  cp = await ControlPlane.start();
+  admin = new Client(cp.kubeConfig());
+  await admin.create(CustomResourceDefinitions, moduleCrd());
+  await waitFor(async () => (await admin.list(Modules)).items !== undefined, { what: 'Module CRD served' });
+  simulators = await startSimulators({ kubeConfig: cp.kubeConfig(), loadDelayMs: 200 });
+  await createSimulatedNodes(admin, NODES);
+});
+
+after(async () => {
+  await simulators?.stop();
+  await cp?.stop();
+});
+
+void describe('simulated nodes', () => {
+  void it('become Ready and lose the not-ready taint the API server puts on new Nodes', async () => {
+    for (const spec of NODES) {
+      const node = await waitFor(async () => {
+        const n = await getNode(spec.name);
+        const ready = n.status?.conditions?.find((c) => c.type === 'Ready');
+        return ready?.status === 'True' && !(n.spec?.taints ?? []).some((t) => t.key === 'node.kubernetes.io/not-ready') && n;
+      }, { what: `${spec.name} Ready without the not-ready taint` });
+      assert.equal(node.metadata.labels?.[SIMULATED_NODE_LABEL], 'true');
+      assert.equal(node.status?.nodeInfo?.kernelVersion, spec.kernelVersion ?? EL9);
+      assert.equal(node.status?.allocatable?.pods, '110');
+      assert.ok(node.status?.addresses?.some((a) => a.type === 'InternalIP'));
+    }
+  });
+});
+
+void describe('simulated KMM', () => {
+  void it('loads a Module on the nodes matching its selector and a kernel mapping, advertises the devices and counts them', async () => {
+    const [namespace, name] = ['sim-load', 'ptemplate'];
+    await admin.create(Namespaces, { metadata: { name: namespace } });
+    await admin.create(Modules, ptemplateModule(namespace, name));
+
+    const loaded = await waitFor(async () => {
+      const module = await getModule(namespace, name);
+      assert.deepEqual(module.status, {
+        moduleLoader: { nodesMatchingSelectorNumber: 3, desiredNumber: 2, availableNumber: 2 },
+        devicePlugin: { nodesMatchingSelectorNumber: 3, desiredNumber: 2, availableNumber: 2 },
+      });
+      return module;
+    }, { what: 'Module status counts' });
+    assert.ok(loaded.metadata.finalizers?.includes(MODULE_FINALIZER), 'KMM finalizer added');
+    for (const node of LOADED) await assertLoaded(namespace, name, node);
+    for (const node of ['sim-c', 'sim-d']) await assertUnloaded(namespace, name, node);
+
+    // A node that stops matching the selector is unloaded.
+    await admin.patch(Nodes, { name: 'sim-b' }, { metadata: { labels: { [SELECTOR_LABEL]: null } } }, 'merge');
+    await waitFor(async () => {
+      await assertUnloaded(namespace, name, 'sim-b');
+      assert.deepEqual((await getModule(namespace, name)).status?.moduleLoader,
+        { nodesMatchingSelectorNumber: 2, desiredNumber: 1, availableNumber: 1 });
+      return true;
+    }, { what: 'sim-b unloaded after losing the selector label' });
+    await assertLoaded(namespace, name, 'sim-a');
+
+    // Without consumers, deletion unloads everywhere and releases the finalizer.
+    await admin.delete(Modules, { namespace, name });
+    await waitModuleGone(namespace, name);
+    for (const node of LOADED) await assertUnloaded(namespace, name, node);
+    await admin.patch(Nodes, { name: 'sim-b' }, { metadata: { labels: { [SELECTOR_LABEL]: 'true' } } }, 'merge');
+  });
+
+  void it('removes the labels of a Module that no longer exists', async () => {
+    const [namespace, name] = ['sim-ghost', 'gone'];
+    await admin.patch(Nodes, { name: 'sim-d' }, {
+      metadata: { labels: { [moduleReadyLabel(namespace, name)]: '', [devicePluginReadyLabel(namespace, name)]: '' } },
+    }, 'merge');
+    await waitFor(async () => {
+      const labels = labelsOf(await getNode('sim-d'));
+      return !(moduleReadyLabel(namespace, name) in labels) && !(devicePluginReadyLabel(namespace, name) in labels);
+    }, { what: 'labels of the missing Module removed' });
+  });
+});
+
+void describe('simulated KMM, kubelet, scheduler and DaemonSet controller together', () => {
+  void it('run a device-consuming DaemonSet on exactly the nodes where the module is ready', async () => {
+    const [namespace, name] = ['sim-consumers', 'ptemplate'];
+    const pods = await moduleWithConsumers(namespace, name);
+    assert.deepEqual(pods.map((p) => p.spec?.nodeName).sort(), LOADED);
+    for (const pod of pods) {
+      assert.ok(pod.status?.podIP, 'pod has an IP');
+      assert.ok(pod.status?.startTime, 'pod has a start time');
+      for (const type of ['Initialized', 'Ready', 'ContainersReady', 'PodScheduled']) {
+        assert.equal(pod.status?.conditions?.find((c) => c.type === type)?.status, 'True', type);
+      }
+      const statuses = pod.status?.containerStatuses as { ready: boolean }[] | undefined;
+      assert.ok(statuses?.length === 1 && statuses[0]!.ready, 'container ready');
+    }
+
+    await admin.delete(DaemonSets, { namespace, name: 'consumer' });
+    await waitFor(async () => (await admin.list(Pods, { namespace })).items.length === 0, { what: 'consumer pods deleted' });
+    await admin.delete(Modules, { namespace, name });
+    await waitModuleGone(namespace, name);
+  });
+
+  void it('hold a Module deletion while a consumer uses the device, and complete it once the consumers are gone', async () => {
+    const [namespace, name] = ['sim-teardown', 'ptemplate'];
+    await moduleWithConsumers(namespace, name);
+
+    await admin.delete(Modules, { namespace, name });
+    // The simulated KMM processed the deletion (no node is desired any more) and refused every unload.
+    const terminating = await waitFor(async () => {
+      const module = await getModule(namespace, name);
+      const processed = !!module.metadata.deletionTimestamp && module.status?.moduleLoader?.desiredNumber === undefined &&
+        module.status?.moduleLoader?.availableNumber === 2;
+      return processed && module;
+    }, { what: 'deletion processed and refused' });
+    assert.ok(terminating.metadata.finalizers?.includes(MODULE_FINALIZER), 'finalizer still held');
+    for (const node of LOADED) await assertLoaded(namespace, name, node);
+    assert.equal((await runningPods(namespace)).length, 2, 'consumers still running');
+
+    // The DaemonSet's pods are deleted by the garbage collector and completed by the simulated kubelet.
+    await admin.delete(DaemonSets, { namespace, name: 'consumer' }, { propagationPolicy: 'Background' });
+    await waitModuleGone(namespace, name);
+    for (const node of LOADED) await assertUnloaded(namespace, name, node);
+    assert.equal((await admin.list(Pods, { namespace })).items.length, 0, 'no pods left');
+  });
+});
+
+void describe('simulated kubelet', () => {
+  void it('leaves Pending a pod that asks for more devices than its node has, and runs one that asks for none', async () => {
+    const namespace = 'sim-kubelet';
+    await admin.create(Namespaces, { metadata: { name: namespace } });
+    const pod = (name: string, devices?: string): SimPod => ({
+      apiVersion: 'v1', kind: 'Pod',
+      metadata: { name, namespace },
+      spec: {
+        nodeName: 'sim-c',
+        containers: [{
+          name: 'main', image: 'registry.example.com/ptemplate-consumer:1.0',
+          ...(devices ? { resources: { requests: { [SIM_DEVICE_RESOURCE]: devices }, limits: { [SIM_DEVICE_RESOURCE]: devices } } } : {}),
+        }],
+      },
+    });
+    await admin.create(Pods, pod('greedy', '1'));
+    await admin.create(Pods, pod('plain'));
+
+    const refused = await waitFor(async () => {
+      const p = await admin.get(Pods, { namespace, name: 'greedy' }) as SimPod;
+      return p.status?.reason === SIM_OUT_OF_DEVICES_REASON && p;
+    }, { what: 'greedy pod refused' });
+    assert.equal(refused.status?.phase, 'Pending');
+    assert.equal(refused.status?.conditions?.find((c) => c.type === 'Ready')?.status, 'False');
+    await waitFor(async () => (await runningPods(namespace)).some((p) => p.metadata.name === 'plain'), { what: 'plain pod running' });
+
+    // Deleting completes at once: the simulated kubelet finishes the graceful deletion.
+    await admin.delete(Pods, { namespace, name: 'greedy' });
+    await admin.delete(Pods, { namespace, name: 'plain' });
+    await waitFor(async () => (await admin.list(Pods, { namespace })).items.length === 0, { what: 'pods deleted' });
+  });
+});
