@@ -88,12 +88,20 @@ export interface RawRequest {
  */
 export class RequestCounter {
   readonly #counts = new Map<string, number>();
-  readonly permissionsUsed = new Set<string>();
+  readonly #byPermission = new Map<string, number>();
   record(verb: string, code: number | string, path?: string): void {
     const key = `${verb} ${code}`;
     this.#counts.set(key, (this.#counts.get(key) ?? 0) + 1);
     const perm = path ? permissionFor(verb, path) : undefined;
-    if (perm) this.permissionsUsed.add(perm);
+    if (perm) this.#byPermission.set(perm, (this.#byPermission.get(perm) ?? 0) + 1);
+  }
+  /** Every `verb group/resource` a request needed so far. */
+  get permissionsUsed(): Set<string> {
+    return new Set(this.#byPermission.keys());
+  }
+  /** Requests that needed this permission, e.g. `patch kmm.sigs.x-k8s.io/modules`. */
+  countFor(permission: string): number {
+    return this.#byPermission.get(permission) ?? 0;
   }
   get total(): number {
     let sum = 0;

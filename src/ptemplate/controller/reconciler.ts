@@ -1,0 +1,215 @@
+// The Ptemplate reconcile: validate, then either bring the Module and the consumer DaemonSet to
+// the spec, or unload in order (consumers, then the Module) — for `moduleState: Unloaded` and for
+// deletion alike — and report status. Reads come from the cache; a converged object costs nothing.
+import type { Logger } from 'pino';
+import { Modules } from '../../kmm/resource.ts';
+import type { Module } from '../../kmm/types.ts';
+import { needsApply } from '../../runtime/apply.ts';
+import type { Cache } from '../../runtime/cache/cache.ts';
+import type { Client } from '../../runtime/client/client.ts';
+import { isNotFound } from '../../runtime/client/errors.ts';
+import type { ReconcileContext, ReconcileResult, Request } from '../../runtime/controller/controller.ts';
+import type { EventRecorder } from '../../runtime/events.ts';
+import { formatFieldErrors, type FieldError } from '../../runtime/field-error.ts';
+import { addFinalizer, hasFinalizer, removeFinalizer } from '../../runtime/finalizers.ts';
+import type { KubeObject } from '../../runtime/object.ts';
+import { getControllerOf } from '../../runtime/owners.ts';
+import { DaemonSets, Nodes, Pods, Secrets, type ResourceType } from '../../runtime/resource.ts';
+import { withDefaults } from '../api/defaults.ts';
+import { ModuleState, Ptemplates, type Ptemplate, type PtemplateSpec } from '../api/schema.ts';
+import { validatePtemplate } from '../api/validate.ts';
+import { desiredConsumers, desiredModule, type DaemonSet } from './desired.ts';
+import { consumerKey, moduleKey, PTEMPLATE_UID_LABEL, UNLOAD_FINALIZER } from './names.ts';
+import {
+  consumersReadyCondition, moduleLoadedCondition, nextStatus, readyCondition, statusEqual, type Condition, type Pod, type StatusInput,
+} from './status.ts';
+
+export interface PtemplateReconcilerDeps {
+  client: Client;
+  cache: Cache;
+  recorder: EventRecorder;
+  now?: () => Date;
+}
+
+type UnloadProgress = { done: true } | { done: false; moduleLoaded: Condition; consumersReady: Condition };
+
+export class PtemplateReconciler {
+  readonly #client: Client;
+  readonly #cache: Cache;
+  readonly #recorder: EventRecorder;
+  readonly #now: () => Date;
+
+  constructor(deps: PtemplateReconcilerDeps) {
+    this.#client = deps.client;
+    this.#cache = deps.cache;
+    this.#recorder = deps.recorder;
+    this.#now = deps.now ?? (() => new Date());
+  }
+
+  readonly reconcile = async (request: Request, ctx: ReconcileContext): Promise<ReconcileResult | void> => {
+    let pt = this.#cache.get(Ptemplates, request);
+    if (!pt) return;
+    if (pt.metadata.deletionTimestamp) return this.#finalize(pt, ctx.log);
+
+    if (!hasFinalizer(pt, UNLOAD_FINALIZER)) pt = await addFinalizer(this.#client, Ptemplates, pt, UNLOAD_FINALIZER);
+
+    const invalid = this.#validate(pt);
+    if (invalid.length > 0) {
+      const message = `spec is invalid, nothing was changed: ${formatFieldErrors(invalid)}`;
+      ctx.log.info({ errors: invalid }, 'invalid spec');
+      this.#event(pt, 'Warning', 'InvalidSpec', 'Validate', message);
+      // No requeue: the user's next edit of the spec triggers a reconcile.
+      return this.#writeStatus(pt, { ready: { status: 'False', reason: 'InvalidSpec', message } });
+    }
+    const spec = withDefaults(pt.spec);
+
+    if (spec.moduleState === ModuleState.Unloaded) {
+      const progress = await this.#unload(pt, ctx.log);
+      if (progress.done) {
+        const unloaded: Condition = { status: 'False', reason: 'Unloaded', message: 'spec.moduleState is Unloaded: the kernel module and its consumers are removed; set it to Loaded to load them again' };
+        return this.#writeStatus(pt, {
+          ready: { status: 'True', reason: 'Unloaded', message: 'the kernel module is unloaded, as spec.moduleState asks' },
+          moduleLoaded: unloaded, consumersReady: { ...unloaded, message: 'spec.moduleState is Unloaded: no consumers run' },
+          module: undefined, consumers: undefined, pods: [],
+        });
+      }
+      return this.#writeStatus(pt, {
+        ready: { status: 'False', reason: 'Unloading', message: progress.moduleLoaded.message },
+        moduleLoaded: progress.moduleLoaded, consumersReady: progress.consumersReady, pods: this.#consumerPods(pt),
+      });
+    }
+    return this.#load(pt, spec, ctx.log);
+  };
+
+  #validate(pt: Ptemplate): FieldError[] {
+    const errors = validatePtemplate(pt);
+    const secret = pt.spec.imagePullSecret?.name;
+    if (secret && !this.#cache.get(Secrets, { namespace: pt.metadata.namespace, name: secret })) {
+      errors.push({ field: 'spec.imagePullSecret.name', message: `Secret "${secret}" does not exist in namespace ${pt.metadata.namespace}: create it, or remove spec.imagePullSecret` });
+    }
+    return errors;
+  }
+
+  async #load(pt: Ptemplate, spec: PtemplateSpec, log: Logger): Promise<ReconcileResult | void> {
+    const wantModule = desiredModule(pt, spec);
+    let module = this.#cache.get(Modules, moduleKey(pt));
+    const conflict = this.#notOurs(pt, module, 'Module') ?? this.#notOurs(pt, this.#cache.get(DaemonSets, consumerKey(pt)), 'DaemonSet');
+    if (conflict) {
+      this.#event(pt, 'Warning', 'ChildConflict', 'Apply', conflict);
+      return this.#writeStatus(pt, { ready: { status: 'False', reason: 'ChildConflict', message: conflict } });
+    }
+    // A Module still terminating from an earlier unload cannot be re-created (409): wait for its deletion event.
+    if (!module?.metadata.deletionTimestamp && needsApply(wantModule, module)) {
+      module = await this.#client.apply(Modules, wantModule);
+      log.info({ module: wantModule.metadata.name }, module.metadata.generation === 1 ? 'created Module' : 'updated Module');
+      this.#event(pt, 'Normal', module.metadata.generation === 1 ? 'ModuleCreated' : 'ModuleUpdated', 'Apply', `KMM Module ${wantModule.metadata.name} ${module.metadata.generation === 1 ? 'created' : 'updated'}`);
+    }
+    const wantConsumers = desiredConsumers(pt, spec);
+    let consumers = this.#cache.get(DaemonSets, consumerKey(pt)) as DaemonSet | undefined;
+    if (consumers?.metadata.deletionTimestamp) consumers = undefined;
+    else if (needsApply(wantConsumers, consumers)) {
+      consumers = await this.#client.apply(DaemonSets, wantConsumers);
+      const created = consumers.metadata.generation === 1;
+      log.info({ daemonSet: wantConsumers.metadata.name }, created ? 'created consumer DaemonSet' : 'updated consumer DaemonSet');
+      this.#event(pt, 'Normal', created ? 'ConsumersCreated' : 'ConsumersUpdated', 'Apply', `consumer DaemonSet ${wantConsumers.metadata.name} ${created ? 'created' : 'updated'}`);
+    }
+    const nodes = this.#cache.list(Nodes);
+    const pods = this.#consumerPods(pt);
+    const moduleLoaded = moduleLoadedCondition(pt, module, nodes);
+    const consumersReady = consumersReadyCondition(consumers, pods);
+    return this.#writeStatus(pt, {
+      ready: readyCondition(moduleLoaded, consumersReady), moduleLoaded, consumersReady, module, consumers, pods,
+    });
+  }
+
+  /** One step of the ordered unload; the watch events of each step drive the next. */
+  async #unload(pt: Ptemplate, log: Logger): Promise<UnloadProgress> {
+    const consumers = this.#owned(pt, this.#cache.get(DaemonSets, consumerKey(pt)));
+    const pods = this.#consumerPods(pt);
+    if (consumers || pods.length > 0) {
+      if (consumers && !consumers.metadata.deletionTimestamp) {
+        await this.#delete(DaemonSets, consumers);
+        log.info('deleted consumer DaemonSet');
+        this.#event(pt, 'Normal', 'ConsumersDeleted', 'Unload', `consumer DaemonSet ${consumers.metadata.name} deleted; the module is unloaded once its pods are gone`);
+      }
+      const message = `stopping consumers before unloading the kernel module: ${pods.length} consumer pod(s) left`;
+      return { done: false, moduleLoaded: { status: 'True', reason: 'Unloading', message }, consumersReady: { status: 'False', reason: 'Stopping', message } };
+    }
+    const module = this.#owned(pt, this.#cache.get(Modules, moduleKey(pt)));
+    if (module) {
+      if (!module.metadata.deletionTimestamp) {
+        await this.#delete(Modules, module);
+        log.info('deleted Module');
+        this.#event(pt, 'Normal', 'ModuleDeleted', 'Unload', `KMM Module ${module.metadata.name} deleted; KMM unloads the kernel module from every node`);
+      }
+      const loadedOn = module.status?.moduleLoader?.availableNumber;
+      const message = `KMM is unloading the kernel module${loadedOn ? ` (still loaded on ${loadedOn} node(s))` : ''}`;
+      return { done: false, moduleLoaded: { status: 'True', reason: 'Unloading', message }, consumersReady: { status: 'False', reason: 'Stopped', message: 'consumers are stopped' } };
+    }
+    return { done: true };
+  }
+
+  async #finalize(pt: Ptemplate, log: Logger): Promise<void> {
+    if (!hasFinalizer(pt, UNLOAD_FINALIZER)) return;
+    const progress = await this.#unload(pt, log);
+    if (!progress.done) {
+      await this.#writeStatus(pt, {
+        ready: { status: 'False', reason: 'Deleting', message: `deleting: ${progress.moduleLoaded.message}` },
+        moduleLoaded: progress.moduleLoaded, consumersReady: progress.consumersReady, pods: this.#consumerPods(pt),
+      });
+      return;
+    }
+    try {
+      await removeFinalizer(this.#client, Ptemplates, pt, UNLOAD_FINALIZER);
+      log.info('unloaded; finalizer released');
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+  }
+
+  #consumerPods(pt: Ptemplate): Pod[] {
+    return this.#cache.list(Pods, { namespace: pt.metadata.namespace, labels: { [PTEMPLATE_UID_LABEL]: pt.metadata.uid! } }) as Pod[];
+  }
+
+  /** The object when this Ptemplate controls it; a same-named object of someone else is never touched. */
+  #owned<T extends KubeObject>(pt: Ptemplate, obj: T | undefined): T | undefined {
+    return obj && getControllerOf(obj)?.uid === pt.metadata.uid ? obj : undefined;
+  }
+
+  #notOurs(pt: Ptemplate, obj: KubeObject | undefined, kind: string): string | undefined {
+    if (!obj || this.#owned(pt, obj) || obj.metadata.deletionTimestamp) return undefined;
+    const owner = getControllerOf(obj);
+    // An orphan that carries our UID label was ours (owner reference removed by hand): adopt it.
+    if (!owner && obj.metadata.labels?.[PTEMPLATE_UID_LABEL] === pt.metadata.uid) return undefined;
+    return `${kind} ${obj.metadata.name} already exists and is ${owner ? `controlled by ${owner.kind} ${owner.name}` : 'not owned by this Ptemplate'}: delete or rename it`;
+  }
+
+  async #delete(type: ResourceType, obj: KubeObject): Promise<void> {
+    try {
+      await this.#client.delete(type, { namespace: obj.metadata.namespace, name: obj.metadata.name! }, {
+        preconditions: { uid: obj.metadata.uid }, propagationPolicy: 'Background',
+      });
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+  }
+
+  async #writeStatus(pt: Ptemplate, input: StatusInput): Promise<void> {
+    const status = nextStatus(pt, input, this.#now());
+    if (statusEqual(pt.status, status)) return;
+    try {
+      await this.#client.applyStatus(Ptemplates, {
+        apiVersion: 'pt.example.com/v1alpha1', kind: 'Ptemplate',
+        metadata: { name: pt.metadata.name, namespace: pt.metadata.namespace },
+        status,
+      } as Ptemplate);
+    } catch (err) {
+      // The object may be gone by the time the last unload step reports.
+      if (!isNotFound(err)) throw err;
+    }
+  }
+
+  #event(pt: Ptemplate, type: 'Normal' | 'Warning', reason: string, action: string, note: string) {
+    this.#recorder.event(Ptemplates, pt, type, reason, action, note);
+  }
+}

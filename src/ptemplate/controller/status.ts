@@ -1,0 +1,111 @@
+// Status of a Ptemplate, computed from what the cache shows: the KMM Module's counts, the nodes'
+// KMM labels, the consumer DaemonSet and its pods. Pure functions, so every message is testable.
+import { isModuleReadyOn } from '../../kmm/labels.ts';
+import { moduleStatusSummary } from '../../kmm/module.ts';
+import type { Module } from '../../kmm/types.ts';
+import { isSubset } from '../../runtime/apply.ts';
+import { conditionsEqual, setCondition, type ConditionInput } from '../../runtime/conditions.ts';
+import type { KubeObject } from '../../runtime/object.ts';
+import { ConditionType, type Ptemplate, type PtemplateStatus } from '../api/schema.ts';
+import type { DaemonSet } from './desired.ts';
+
+export type Condition = Omit<ConditionInput, 'type' | 'observedGeneration'>;
+
+export interface Pod extends KubeObject {
+  spec?: { nodeName?: string };
+  status?: { phase?: string; conditions?: { type: string; status: string; reason?: string; message?: string }[] };
+}
+
+export function nodeMatches(node: KubeObject, selector: Record<string, string>): boolean {
+  return Object.entries(selector).every(([k, v]) => node.metadata.labels?.[k] === v);
+}
+
+/** ModuleLoaded while the module should be loaded. */
+export function moduleLoadedCondition(pt: Ptemplate, module: Module | undefined, nodes: readonly KubeObject[]): Condition {
+  const ns = pt.metadata.namespace!;
+  const name = pt.metadata.name!;
+  if (!module) return { status: 'False', reason: 'ModuleCreating', message: `creating KMM Module ${name}` };
+  if (module.metadata.deletionTimestamp) {
+    return { status: 'False', reason: 'WaitingForPreviousUnload', message: `KMM Module ${name} is still being deleted by an earlier unload; it is recreated once it is gone` };
+  }
+  const matching = nodes.filter((n) => nodeMatches(n, pt.spec.selector));
+  if (matching.length === 0) {
+    return { status: 'False', reason: 'NoMatchingNodes', message: `no node has the labels of spec.selector ${JSON.stringify(pt.spec.selector)}: label the nodes that have the device, or change spec.selector` };
+  }
+  const loaded = matching.filter((n) => isModuleReadyOn(n, ns, name)).length;
+  // KMM's desired count leaves out nodes without a kernel mapping; before it reports, every matching node counts.
+  const reported = module.status?.moduleLoader?.desiredNumber;
+  const desired = reported !== undefined && reported > 0 ? Math.min(reported, matching.length) : matching.length;
+  if (loaded >= desired) return { status: 'True', reason: 'Loaded', message: `kernel module ${pt.spec.moduleName} is loaded on ${loaded} of ${desired} nodes` };
+  return { status: 'False', reason: 'Loading', message: `kernel module ${pt.spec.moduleName} is loaded on ${loaded} of ${desired} nodes; KMM is still loading it (see the Module's status and the module loader pods)` };
+}
+
+/** ConsumersReady while the module should be loaded. */
+export function consumersReadyCondition(ds: DaemonSet | undefined, pods: readonly Pod[]): Condition {
+  if (!ds) return { status: 'False', reason: 'ConsumersCreating', message: 'creating the consumer DaemonSet' };
+  const st = ds.status ?? {};
+  if ((st.observedGeneration ?? 0) < (ds.metadata.generation ?? 0)) {
+    return { status: 'False', reason: 'RollingOut', message: `the consumer DaemonSet ${ds.metadata.name} is rolling out a change` };
+  }
+  const desired = st.desiredNumberScheduled ?? 0;
+  const ready = st.numberReady ?? 0;
+  if (desired === 0) {
+    return { status: 'False', reason: 'NoEligibleNodes', message: 'no node has the kernel module loaded and the device plugin ready yet, so no consumer can run' };
+  }
+  if (ready < desired) {
+    const waiting = pods.filter((p) => !isPodReady(p)).map((p) => p.metadata.name).sort().slice(0, 5);
+    return { status: 'False', reason: 'ConsumersNotReady', message: `${ready} of ${desired} consumer pods are ready${waiting.length ? `; waiting for ${waiting.join(', ')}` : ''}` };
+  }
+  return { status: 'True', reason: 'ConsumersReady', message: `${ready} of ${desired} consumer pods are ready` };
+}
+
+export function readyCondition(module: Condition, consumers: Condition): Condition {
+  if (module.status !== 'True') return { status: 'False', reason: 'ModuleNotLoaded', message: module.message };
+  if (consumers.status !== 'True') return { status: 'False', reason: 'ConsumersNotReady', message: consumers.message };
+  return { status: 'True', reason: 'Ready', message: `${module.message}; ${consumers.message}` };
+}
+
+export function isPodReady(pod: Pod): boolean {
+  return !pod.metadata.deletionTimestamp && pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true;
+}
+
+const NO_PODS = Object.freeze({ desired: 0, available: 0, matching: 0 });
+
+export interface StatusInput {
+  ready?: Condition;
+  moduleLoaded?: Condition;
+  consumersReady?: Condition;
+  module?: Module | undefined;
+  consumers?: DaemonSet | undefined;
+  pods?: readonly Pod[];
+}
+
+/** The next status: conditions merged by metav1 rules (lastTransitionTime moves only on a flip). */
+export function nextStatus(pt: Ptemplate, input: StatusInput, now: Date): PtemplateStatus {
+  const generation = pt.metadata.generation ?? 0;
+  let conditions = pt.status?.conditions ? [...pt.status.conditions] : [];
+  const set = (type: string, c: Condition | undefined) => {
+    if (c) conditions = setCondition(conditions, { type, observedGeneration: generation, ...c }, now);
+  };
+  set(ConditionType.Ready, input.ready);
+  set(ConditionType.ModuleLoaded, input.moduleLoaded);
+  set(ConditionType.ConsumersReady, input.consumersReady);
+  const status: PtemplateStatus = { ...pt.status, observedGeneration: generation, conditions };
+  if (input.module) status.module = { devicePlugin: NO_PODS, ...moduleStatusSummary(input.module) };
+  // Zeros rather than removing the field: Kubernetes 1.20's server-side apply leaves nulls behind
+  // when a custom resource's nested fields are dropped, which the schema then refuses.
+  else if ('module' in input) status.module = { loader: NO_PODS, devicePlugin: NO_PODS };
+  if (input.pods) {
+    status.consumers = input.pods.map((p) => p.metadata.name!).sort();
+    status.consumersReady = input.pods.filter(isPodReady).length;
+  }
+  if ('consumers' in input) status.consumersDesired = input.consumers?.status?.desiredNumberScheduled ?? 0;
+  return status;
+}
+
+export function statusEqual(a: PtemplateStatus | undefined, b: PtemplateStatus): boolean {
+  if (!a) return false;
+  const { conditions: ac, ...arest } = a;
+  const { conditions: bc, ...brest } = b;
+  return conditionsEqual(ac, bc) && isSubset(brest, arest) && isSubset(arest, brest);
+}

@@ -1,0 +1,78 @@
+// A complete environment for operator tests: a real control plane, the CRDs, three simulated
+// nodes (two carry the device label), the simulated KMM and kubelet, and the operator itself.
+import { Registry, type Counter } from 'prom-client';
+import { moduleCrd } from '../../src/kmm/crd.ts';
+import { Modules } from '../../src/kmm/resource.ts';
+import { createSimulatedNodes, startSimulators, type RunningSimulators } from '../../src/playground/index.ts';
+import { ptemplateCrd } from '../../src/ptemplate/api/crd.ts';
+import { Ptemplates } from '../../src/ptemplate/api/schema.ts';
+import { createOperator, type Operator } from '../../src/ptemplate/operator.ts';
+import { Client } from '../../src/runtime/client/client.ts';
+import { createLogger, silentLogger } from '../../src/runtime/log.ts';
+import type { KubeObject } from '../../src/runtime/object.ts';
+import { CustomResourceDefinitions, Namespaces } from '../../src/runtime/resource.ts';
+import { ControlPlane } from '../../src/testenv/control-plane.ts';
+import { waitFor } from './wait.ts';
+
+export const DEVICE_LABEL = 'example.com/ptemplate-device';
+
+export interface OperatorEnv {
+  cp: ControlPlane;
+  admin: Client;
+  operator: Operator;
+  registry: Registry;
+  /** Total reconciles of the Ptemplate controller so far. */
+  reconciles(): Promise<number>;
+  createNamespace(name: string): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const testLog = () => (process.env.TEST_LOG_LEVEL ? createLogger({ level: process.env.TEST_LOG_LEVEL as 'debug', format: 'text' }) : silentLogger);
+
+export async function startOperatorEnv(): Promise<OperatorEnv> {
+  const cp = await ControlPlane.start();
+  let sims: RunningSimulators | undefined;
+  const abort = new AbortController();
+  let running: Promise<void> | undefined;
+  try {
+    const admin = new Client(cp.kubeConfig());
+    await admin.create(CustomResourceDefinitions, ptemplateCrd() as KubeObject);
+    await admin.create(CustomResourceDefinitions, moduleCrd());
+    await waitFor(async () => (await admin.list(Ptemplates)).items && (await admin.list(Modules)).items, { what: 'CRDs served' });
+    await createSimulatedNodes(admin, [
+      { name: 'node-a', labels: { [DEVICE_LABEL]: 'true' } },
+      { name: 'node-b', labels: { [DEVICE_LABEL]: 'true' } },
+      { name: 'node-c' },
+    ]);
+    sims = await startSimulators({ kubeConfig: cp.kubeConfig(), loadDelayMs: 100, log: testLog() });
+    const registry = new Registry();
+    const operator = createOperator({ kubeConfig: cp.kubeConfig(), registry, log: testLog(), instance: 'test' });
+    running = operator.manager.start(abort.signal);
+    await waitFor(() => operator.manager.cache.synced, { what: 'operator caches synced' });
+    const runningSims = sims;
+    return {
+      cp, admin, operator, registry,
+      async reconciles() {
+        const metric = registry.getSingleMetric('controller_runtime_reconcile_total') as Counter | undefined;
+        const values = (await metric?.get())?.values ?? [];
+        return values.filter((v) => v.labels.controller === 'ptemplate').reduce((sum, v) => sum + v.value, 0);
+      },
+      async createNamespace(name: string) {
+        await admin.create(Namespaces, { metadata: { name } });
+      },
+      async stop() {
+        abort.abort();
+        await running;
+        await operator.recorder.flush();
+        await runningSims.stop();
+        await cp.stop();
+      },
+    };
+  } catch (err) {
+    abort.abort();
+    await running?.catch(() => {});
+    await sims?.stop().catch(() => {});
+    await cp.stop();
+    throw err;
+  }
+}
