@@ -27,10 +27,11 @@ if ! grep -rqs '^Types:.*deb-src' /etc/apt/sources.list.d/ && ! grep -qs '^deb-s
   printf 'Types: deb-src\nURIs: http://deb.debian.org/debian\nSuites: bookworm bookworm-updates\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n\nTypes: deb-src\nURIs: http://deb.debian.org/debian-security\nSuites: bookworm-security\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' | $sudo tee "$src_list" >/dev/null
 fi
 step "2/6 apt-get update"
-$sudo apt-get update -qq
+$sudo apt-get update -qq || need "apt-get update failed (is the network or a Debian mirror reachable?)"
 step "3/6 installing golang-go etcd-server rsync dpkg-dev golang-github-modern-go-reflect2-dev"
 DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
-  golang-go etcd-server rsync dpkg-dev golang-github-modern-go-reflect2-dev >/dev/null
+  golang-go etcd-server rsync dpkg-dev golang-github-modern-go-reflect2-dev >/dev/null \
+  || need "apt-get install of the build packages failed (see apt's message above)"
 
 step "4/6 fetching the kubernetes source package (about 34 MB)"
 cd "$work"
@@ -65,5 +66,13 @@ bindir=$(dirname "$out")
 mkdir -p "$dest.tmp"
 cp "$bindir/kube-apiserver" "$bindir/kube-controller-manager" "$bindir/kube-scheduler" "$dest.tmp/"
 cp /usr/bin/etcd "$dest.tmp/etcd"
+# Install only binaries that run: a broken build must not poison the cache.
+for b in kube-apiserver kube-controller-manager kube-scheduler; do
+  case "$("$dest.tmp/$b" --version 2>&1 || true)" in
+    *v1.20.2*) ;;
+    *) rm -rf "$dest.tmp"; step "built $b does not run or is not v1.20.2"; exit 1 ;;
+  esac
+done
+"$dest.tmp/etcd" --version >/dev/null 2>&1 || { rm -rf "$dest.tmp"; step "etcd does not run"; exit 1; }
 rm -rf "$dest"; mv "$dest.tmp" "$dest"
 step "done: binaries in $dest"
