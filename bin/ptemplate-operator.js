@@ -7,7 +7,8 @@ import { fileURLToPath } from 'node:url';
 
 const major = Number(process.versions.node.split('.')[0]);
 if (major >= 24) {
-  await import('../src/cli.ts');
+  const { runCli } = await import('../src/cli.ts');
+  runCli();
 } else {
   const bundled = fileURLToPath(new URL('../node_modules/node/bin/node', import.meta.url));
   if (!existsSync(bundled)) {

@@ -29,8 +29,8 @@ export function formatTextLine(line: string): string {
   const { time, level, msg, name, pid: _pid, hostname: _hostname, err, ...fields } = rec;
   const when = typeof time === 'number' ? new Date(time).toISOString().slice(11, 23) : '';
   const parts = [when, (levelNames[level as number] ?? String(level)).padEnd(5)];
-  if (name) parts.push(String(name));
-  parts.push(String(msg ?? ''));
+  if (typeof name === 'string') parts.push(name);
+  parts.push(typeof msg === 'string' ? msg : JSON.stringify(msg ?? ''));
   for (const [k, v] of Object.entries(fields)) parts.push(`${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`);
   let out = parts.join(' ');
   if (err && typeof err === 'object') {

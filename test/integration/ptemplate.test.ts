@@ -86,7 +86,7 @@ describe('Ptemplate operator', () => {
     assert.equal(condition(ready, 'ModuleLoaded')?.status, 'True');
     assert.equal(condition(ready, 'ConsumersReady')?.status, 'True');
     assert.equal(ready.status?.consumers?.length, 2);
-    assert.deepEqual(ready.status?.consumers, [...ready.status!.consumers!].sort());
+    assert.deepEqual(ready.status?.consumers, [...ready.status.consumers].sort());
     assert.equal(ready.status?.module?.loader.available, 2);
     const pods = await consumerPods(ns);
     assert.deepEqual(pods.map((p) => (p as unknown as { spec: { nodeName: string } }).spec.nodeName).sort(), ['node-a', 'node-b'], 'consumers run only where the module is loaded');
@@ -190,6 +190,24 @@ describe('Ptemplate operator', () => {
     assert.equal((await consumerPods(ns)).length, 2);
   });
 
+  it('waits for a Module still terminating from an earlier unload instead of fighting it', async () => {
+    const ns = 'reload';
+    await createPtemplate(ns, 'pt');
+    const key = { namespace: ns, name: 'pt' };
+    await waitForCondition(key, 'Ready', 'True');
+    const first = (await get<Module>(Modules, key))!;
+    const requests = env.operator.manager.client.requests;
+    const conflictsBefore = (requests.snapshot()['APPLY 409'] ?? 0) + (requests.snapshot()['CREATE 409'] ?? 0);
+    await env.admin.patch(Ptemplates, key, { spec: { moduleState: 'Unloaded' } }, 'merge');
+    await waitFor(async () => (await get<Module>(Modules, key))?.metadata.deletionTimestamp, { what: 'Module terminating', intervalMs: 5 });
+    await env.admin.patch(Ptemplates, key, { spec: { moduleState: 'Loaded' } }, 'merge');
+    const ready = await waitForCondition(key, 'Ready', 'True', 'Ready');
+    const second = (await get<Module>(Modules, key))!;
+    assert.notEqual(second.metadata.uid, first.metadata.uid, 'a new Module once the old one was gone');
+    assert.equal(ready.status?.consumers?.length, 2);
+    assert.equal((requests.snapshot()['APPLY 409'] ?? 0) + (requests.snapshot()['CREATE 409'] ?? 0), conflictsBefore, 'no write conflicted');
+  });
+
   it('deletes children in order when the Ptemplate is deleted, then releases it', async () => {
     const ns = 'delete';
     await createPtemplate(ns, 'pt');
@@ -264,7 +282,7 @@ describe('bad input', () => {
       assert.ok(await gone(DaemonSets, { namespace: ns, name: `${name}-consumer` }), 'no DaemonSet for an invalid spec');
     }
     // Creating the missing pull secret is noticed without any change to the Ptemplate.
-    await env.admin.create(Secrets, { metadata: { name: 'missing', namespace: ns }, type: 'kubernetes.io/dockerconfigjson', data: { '.dockerconfigjson': Buffer.from('{"auths":{}}').toString('base64') } } as KubeObject);
+    await env.admin.create(Secrets, { metadata: { name: 'missing', namespace: ns }, type: 'kubernetes.io/dockerconfigjson', data: { '.dockerconfigjson': Buffer.from('{"auths":{}}').toString('base64') } });
     await waitFor(() => get(Modules, { namespace: ns, name: 'secret' }), { what: 'Module once the secret exists' });
     const ds = await waitFor(() => get<DaemonSet>(DaemonSets, { namespace: ns, name: 'secret-consumer' }), { what: 'DaemonSet once the secret exists' });
     assert.deepEqual((ds.spec as { template: { spec: { imagePullSecrets: unknown } } }).template.spec.imagePullSecrets, [{ name: 'missing' }]);

@@ -8,7 +8,7 @@ import { Manager } from '../../src/runtime/manager/manager.ts';
 import { ConfigMaps, CustomResourceDefinitions, Namespaces } from '../../src/runtime/resource.ts';
 import type { KubeObject } from '../../src/runtime/object.ts';
 import { waitFor } from '../support/wait.ts';
-import { addWidgetController, widgetCrd, Widgets, type Widget } from '../support/sample-controller.ts';
+import { addWidgetController, widgetCrd, Widgets } from '../support/sample-controller.ts';
 
 interface ConfigMap extends KubeObject { data?: Record<string, string> }
 
@@ -33,7 +33,7 @@ async function startManager(namespace?: string) {
 before(async () => {
   cp = await ControlPlane.start();
   admin = new Client(cp.kubeConfig());
-  await admin.create(CustomResourceDefinitions, widgetCrd as KubeObject);
+  await admin.create(CustomResourceDefinitions, widgetCrd);
   await waitFor(async () => (await admin.list(Widgets)).items !== undefined, { what: 'Widget CRD served' });
 });
 
@@ -44,7 +44,7 @@ after(async () => {
 describe('cache', () => {
   it('fills from a list and follows creates, updates and deletes', async () => {
     await createNamespace('cache-follow');
-    await admin.create(ConfigMaps, { metadata: { name: 'before', namespace: 'cache-follow' }, data: { a: '1' } } as ConfigMap);
+    await admin.create(ConfigMaps, { metadata: { name: 'before', namespace: 'cache-follow' }, data: { a: '1' } });
     const manager = new Manager({ kubeConfig: cp.kubeConfig() });
     const informer = manager.cache.informer(ConfigMaps);
     const abort = new AbortController();
@@ -53,11 +53,11 @@ describe('cache', () => {
       assert.ok(await manager.cache.waitForSync());
       assert.ok(manager.cache.get(ConfigMaps, { namespace: 'cache-follow', name: 'before' }), 'listed object is cached');
 
-      await admin.create(ConfigMaps, { metadata: { name: 'later', namespace: 'cache-follow' }, data: { b: '1' } } as ConfigMap);
+      await admin.create(ConfigMaps, { metadata: { name: 'later', namespace: 'cache-follow' }, data: { b: '1' } });
       await waitFor(() => manager.cache.get(ConfigMaps, { namespace: 'cache-follow', name: 'later' }), { what: 'create seen' });
 
       await admin.patch(ConfigMaps, { namespace: 'cache-follow', name: 'later' }, { data: { b: '2' } }, 'merge');
-      await waitFor(() => (manager.cache.get(ConfigMaps, { namespace: 'cache-follow', name: 'later' }) as ConfigMap | undefined)?.data?.b === '2',
+      await waitFor(() => manager.cache.get<ConfigMap>(ConfigMaps, { namespace: 'cache-follow', name: 'later' })?.data?.b === '2',
         { what: 'update seen' });
 
       await admin.delete(ConfigMaps, { namespace: 'cache-follow', name: 'before' });
@@ -100,7 +100,7 @@ describe('sample controller', () => {
     await createNamespace('sample');
     const { stop } = await startManager();
     try {
-      await admin.create(Widgets, { metadata: { name: 'w1', namespace: 'sample' }, spec: { data: { color: 'blue' } } } as Widget);
+      await admin.create(Widgets, { metadata: { name: 'w1', namespace: 'sample' }, spec: { data: { color: 'blue' } } });
       const key = { namespace: 'sample', name: 'w1-data' };
       await waitFor(async () => (await admin.get<ConfigMap>(ConfigMaps, key).catch(() => undefined))?.data?.color === 'blue', { what: 'child created' });
       const w = await waitFor(async () => { const w = await admin.get(Widgets, { namespace: 'sample', name: 'w1' }); return w.status?.configMap ? w : undefined; },
@@ -125,7 +125,7 @@ describe('sample controller', () => {
     await createNamespace('noop');
     const { manager, counters, stop } = await startManager();
     try {
-      await admin.create(Widgets, { metadata: { name: 'w', namespace: 'noop' }, spec: { data: { a: 'b' } } } as Widget);
+      await admin.create(Widgets, { metadata: { name: 'w', namespace: 'noop' }, spec: { data: { a: 'b' } } });
       await waitFor(async () => (await admin.get(Widgets, { namespace: 'noop', name: 'w' })).status?.configMap, { what: 'converged' });
       // Let the cache see our own writes, then force a reconcile and count requests.
       await waitFor(() => manager.cache.get(Widgets, { namespace: 'noop', name: 'w' })?.status?.configMap &&
@@ -145,7 +145,7 @@ describe('sample controller', () => {
     await createNamespace('gc');
     const { stop } = await startManager();
     try {
-      await admin.create(Widgets, { metadata: { name: 'w', namespace: 'gc' }, spec: { data: {} } } as Widget);
+      await admin.create(Widgets, { metadata: { name: 'w', namespace: 'gc' }, spec: { data: {} } });
       await waitFor(async () => admin.get(ConfigMaps, { namespace: 'gc', name: 'w-data' }).catch(() => undefined), { what: 'child created' });
       await admin.delete(Widgets, { namespace: 'gc', name: 'w' });
       await waitFor(async () => admin.get(ConfigMaps, { namespace: 'gc', name: 'w-data' }).then(() => false, (e) => e instanceof NotFoundError),

@@ -9,7 +9,6 @@ import { Ptemplates } from '../../src/ptemplate/api/schema.ts';
 import { createOperator, type Operator } from '../../src/ptemplate/operator.ts';
 import { Client } from '../../src/runtime/client/client.ts';
 import { createLogger, silentLogger } from '../../src/runtime/log.ts';
-import type { KubeObject } from '../../src/runtime/object.ts';
 import { CustomResourceDefinitions, Namespaces } from '../../src/runtime/resource.ts';
 import { ControlPlane } from '../../src/testenv/control-plane.ts';
 import { waitFor } from './wait.ts';
@@ -36,7 +35,7 @@ export async function startOperatorEnv(): Promise<OperatorEnv> {
   let running: Promise<void> | undefined;
   try {
     const admin = new Client(cp.kubeConfig());
-    await admin.create(CustomResourceDefinitions, ptemplateCrd() as KubeObject);
+    await admin.create(CustomResourceDefinitions, ptemplateCrd());
     await admin.create(CustomResourceDefinitions, moduleCrd());
     await waitFor(async () => (await admin.list(Ptemplates)).items && (await admin.list(Modules)).items, { what: 'CRDs served' });
     await createSimulatedNodes(admin, [

@@ -55,7 +55,7 @@ export function addWidgetController(manager: Manager, counters = { reconciles: 0
         metadata: { name: childName, namespace, ownerReferences: [controllerRef(widget, Widgets)] },
         data: { ...widget.spec.data },
       };
-      const current = manager.cache.get(ConfigMaps, { namespace, name: childName }) as ConfigMap | undefined;
+      const current = manager.cache.get<ConfigMap>(ConfigMaps, { namespace, name: childName });
       const upToDate = current?.metadata.ownerReferences?.some((r) => r.uid === widget.metadata.uid && r.controller) &&
         JSON.stringify(current.data ?? {}) === JSON.stringify(desired.data);
       if (!upToDate) await manager.client.apply(ConfigMaps, desired);

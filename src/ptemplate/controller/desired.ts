@@ -1,6 +1,5 @@
 // What the children of a Ptemplate should look like: pure functions of the (defaulted) spec.
 // They hold only the fields we own, ready for server-side apply.
-import type { V1Toleration } from '@kubernetes/client-node';
 import { buildModule, moduleParameter } from '../../kmm/module.ts';
 import { devicePluginReadyLabel, moduleReadyLabel } from '../../kmm/labels.ts';
 import type { Module } from '../../kmm/types.ts';
@@ -43,7 +42,7 @@ export function desiredModule(pt: Ptemplate, spec: PtemplateSpec): Module {
     kernelMappings,
     devicePlugin: { image: spec.deviceplugin },
     ...(spec.imagePullSecret?.name ? { imageRepoSecret: spec.imagePullSecret.name } : {}),
-    ...(spec.tolerations?.length ? { tolerations: spec.tolerations as V1Toleration[] } : {}),
+    ...(spec.tolerations?.length ? { tolerations: spec.tolerations } : {}),
   });
   return withAppliedHash(module, APPLIED_HASH_ANNOTATION);
 }

@@ -3,7 +3,6 @@
 // deletion alike — and report status. Reads come from the cache; a converged object costs nothing.
 import type { Logger } from 'pino';
 import { Modules } from '../../kmm/resource.ts';
-import type { Module } from '../../kmm/types.ts';
 import { needsApply } from '../../runtime/apply.ts';
 import type { Cache } from '../../runtime/cache/cache.ts';
 import type { Client } from '../../runtime/client/client.ts';
@@ -105,9 +104,11 @@ export class PtemplateReconciler {
       this.#event(pt, 'Normal', module.metadata.generation === 1 ? 'ModuleCreated' : 'ModuleUpdated', 'Apply', `KMM Module ${wantModule.metadata.name} ${module.metadata.generation === 1 ? 'created' : 'updated'}`);
     }
     const wantConsumers = desiredConsumers(pt, spec);
-    let consumers = this.#cache.get(DaemonSets, consumerKey(pt)) as DaemonSet | undefined;
+    let consumers = this.#cache.get<DaemonSet>(DaemonSets, consumerKey(pt));
     if (consumers?.metadata.deletionTimestamp) consumers = undefined;
-    else if (needsApply(wantConsumers, consumers)) {
+    // No consumers while the old Module unloads: a consumer holding the device would make the
+    // unload (modprobe -r) fail, and the old Module would never go away.
+    else if (!module?.metadata.deletionTimestamp && needsApply(wantConsumers, consumers)) {
       consumers = await this.#client.apply(DaemonSets, wantConsumers);
       const created = consumers.metadata.generation === 1;
       log.info({ daemonSet: wantConsumers.metadata.name }, created ? 'created consumer DaemonSet' : 'updated consumer DaemonSet');
@@ -168,7 +169,7 @@ export class PtemplateReconciler {
   }
 
   #consumerPods(pt: Ptemplate): Pod[] {
-    return this.#cache.list(Pods, { namespace: pt.metadata.namespace, labels: { [PTEMPLATE_UID_LABEL]: pt.metadata.uid! } }) as Pod[];
+    return this.#cache.list(Pods, { namespace: pt.metadata.namespace, labels: { [PTEMPLATE_UID_LABEL]: pt.metadata.uid! } });
   }
 
   /** The object when this Ptemplate controls it; a same-named object of someone else is never touched. */

@@ -3,7 +3,7 @@
 import type { Logger } from 'pino';
 import { Backoff, delay } from '../abortable.ts';
 import type { Client } from '../client/client.ts';
-import { GoneError } from '../client/errors.ts';
+import { GoneError, NotFoundError } from '../client/errors.ts';
 import type { KubeObject } from '../object.ts';
 import { resourceId, type ResourceType } from '../resource.ts';
 import type { Store, StoreChange } from './store.ts';
@@ -67,6 +67,11 @@ export class Reflector<T extends KubeObject> {
           continue;
         }
         const wait = this.#backoff.next();
+        if (err instanceof NotFoundError && needList) {
+          log.error({ retryInMs: Math.round(wait) }, `the API server does not serve ${resourceId(this.#o.type)}: is its CustomResourceDefinition installed?`);
+          await delay(wait, signal);
+          continue;
+        }
         log.warn({ err: errorSummary(err), retryInMs: Math.round(wait), relist: needList }, 'list/watch failed; retrying');
         await delay(wait, signal);
       }
@@ -77,7 +82,7 @@ export class Reflector<T extends KubeObject> {
     const { client, type, namespace, labelSelector, fieldSelector, metadataOnly } = this.#o;
     const items: T[] = [];
     let cont: string | undefined;
-    let resourceVersion = '';
+    let resourceVersion: string;
     do {
       const page = await client.list(type, { namespace, labelSelector, fieldSelector, limit: this.#o.pageSize ?? 500, continue: cont, metadataOnly, signal });
       items.push(...page.items);

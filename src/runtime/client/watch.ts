@@ -36,7 +36,7 @@ export async function* watchStream<T extends KubeObject>(
       try { status = JSON.parse(text) as Status; } catch { status = { message: text.slice(0, 500) }; }
       throw apiErrorFrom(response.httpStatusCode, status, 'WATCH', path);
     }
-    const stream = (await response.body.stream()) as unknown as ReadableStream<Uint8Array> | undefined;
+    const stream = response.body.stream() as unknown as ReadableStream<Uint8Array> | undefined;
     if (!stream) return;
     const decoder = new TextDecoder();
     let buffered = '';

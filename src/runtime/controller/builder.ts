@@ -34,20 +34,20 @@ export class ControllerBuilder {
   for<T extends KubeObject>(type: ResourceType<T>, options: WatchOptions<T> = {}): this {
     if (this.#for) throw new Error(`controller ${this.#name}: for() called twice`);
     this.#for = type;
-    this.#sources.push({ type, map: enqueueObject, options: options as WatchOptions<KubeObject> });
+    this.#sources.push({ type, map: enqueueObject, options: options });
     return this;
   }
 
   /** A child type: events enqueue the controller owner when it is of the primary type. */
   owns<T extends KubeObject>(type: ResourceType<T>, options: WatchOptions<T> = {}): this {
     if (!this.#for) throw new Error(`controller ${this.#name}: call for() before owns()`);
-    this.#sources.push({ type, map: enqueueControllerOwner(this.#for), options: options as WatchOptions<KubeObject> });
+    this.#sources.push({ type, map: enqueueControllerOwner(this.#for), options: options });
     return this;
   }
 
   /** Any other type, mapped to primary keys by `map`. */
   watches<T extends KubeObject>(type: ResourceType<T>, map: MapFunc<T>, options: WatchOptions<T> = {}): this {
-    this.#sources.push({ type, map: map as MapFunc, options: options as WatchOptions<KubeObject> });
+    this.#sources.push({ type, map: map as MapFunc, options: options });
     return this;
   }
 

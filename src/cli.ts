@@ -1,0 +1,175 @@
+// Entry point: `ptemplate-operator <command> [flags]`. Flags have environment equivalents so the
+// Deployment can be configured either way; flags win.
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { Logger } from 'pino';
+import { runOperator } from './commands/run.ts';
+import { Client, loadKubeConfig } from './runtime/client/client.ts';
+import { ApiError } from './runtime/client/errors.ts';
+import { createLogger, type LogFormat } from './runtime/log.ts';
+
+const USAGE = `Usage: ptemplate-operator <command> [flags]
+
+Commands:
+  run          run the operator against the cluster of the current kubeconfig (or in-cluster)
+  start        'run' when a cluster is reachable, otherwise 'playground' (what npm start does)
+  playground   a local control plane with simulated nodes, KMM and kubelet, the operator and a sample
+  manifests    print the install manifests (CRD, RBAC, Deployment) as YAML
+  help         this text
+
+Flags (environment variable in brackets):
+  --kubeconfig PATH                 kubeconfig file [KUBECONFIG]; default ~/.kube/config, then in-cluster
+  --context NAME                    kubeconfig context
+  --namespace NS                    manage Ptemplates in this namespace only [WATCH_NAMESPACE]; default all
+  --metrics-bind-address ADDR       Prometheus metrics, host:port or 0 to disable [METRICS_BIND_ADDRESS]; default 127.0.0.1:8080
+  --health-probe-bind-address ADDR  /healthz and /readyz, host:port or 0 [HEALTH_PROBE_BIND_ADDRESS]; default :8081
+  --max-concurrent-reconciles N     parallel reconciles [MAX_CONCURRENT_RECONCILES]; default 2
+  --log-level LEVEL                 trace|debug|info|warn|error [LOG_LEVEL]; default info
+  --log-format FORMAT               json|text [LOG_FORMAT]; default json in a cluster or when not a terminal
+`;
+
+const flagSpec = {
+  kubeconfig: { type: 'string' },
+  context: { type: 'string' },
+  namespace: { type: 'string' },
+  'metrics-bind-address': { type: 'string' },
+  'health-probe-bind-address': { type: 'string' },
+  'max-concurrent-reconciles': { type: 'string' },
+  'log-level': { type: 'string' },
+  'log-format': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+class UsageError extends Error {}
+
+export async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: flagSpec, allowPositionals: true, strict: true });
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  const command = positionals[0] ?? 'help';
+  if (values.help || command === 'help') {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const env = process.env;
+  let log: Logger;
+  try {
+    log = createLogger({
+      level: (values['log-level'] ?? env.LOG_LEVEL ?? 'info') as 'info',
+      ...(values['log-format'] ?? env.LOG_FORMAT ? { format: parseFormat(values['log-format'] ?? env.LOG_FORMAT!) } : {}),
+    });
+  } catch (err) {
+    process.stderr.write(`invalid --log-level: ${(err as Error).message}\n`);
+    return 2;
+  }
+  process.on('unhandledRejection', (reason) => log.error({ err: reason }, 'unhandled promise rejection (a bug; the operator keeps running)'));
+
+  const signal = shutdownSignal(log);
+  const common = {
+    log, signal,
+    metricsAddress: values['metrics-bind-address'] ?? env.METRICS_BIND_ADDRESS ?? '127.0.0.1:8080',
+    probeAddress: values['health-probe-bind-address'] ?? env.HEALTH_PROBE_BIND_ADDRESS ?? ':8081',
+  };
+  try {
+    const maxConcurrentReconciles = positiveInt(values['max-concurrent-reconciles'] ?? env.MAX_CONCURRENT_RECONCILES, '--max-concurrent-reconciles');
+    const namespace = values.namespace ?? env.WATCH_NAMESPACE ?? undefined;
+    switch (command) {
+      case 'run': {
+        const kubeConfig = loadKubeConfig({ kubeconfig: values.kubeconfig, context: values.context });
+        await runOperator({ ...common, kubeConfig, namespace: namespace || undefined, maxConcurrentReconciles });
+        return 0;
+      }
+      case 'start': {
+        const reason = await clusterUnavailable(values.kubeconfig, values.context);
+        if (reason) {
+          log.info(`${reason}: starting the local playground instead`);
+          const { runPlayground } = await import('./commands/playground.ts');
+          await runPlayground(common);
+        } else {
+          const kubeConfig = loadKubeConfig({ kubeconfig: values.kubeconfig, context: values.context });
+          await runOperator({ ...common, kubeConfig, namespace: namespace || undefined, maxConcurrentReconciles });
+        }
+        return 0;
+      }
+      case 'playground': {
+        const { runPlayground } = await import('./commands/playground.ts');
+        await runPlayground(common);
+        return 0;
+      }
+      case 'manifests': {
+        const { allManifests, renderYaml } = await import('./ptemplate/manifests.ts');
+        process.stdout.write(renderYaml(allManifests(namespace ? { watchNamespace: namespace } : {})));
+        return 0;
+      }
+      default:
+        throw new UsageError(`unknown command "${command}"`);
+    }
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`${err.message}\n\n${USAGE}`);
+      return 2;
+    }
+    log.fatal({ err }, (err as Error).message);
+    return 1;
+  }
+}
+
+function parseFormat(value: string): LogFormat {
+  if (value !== 'json' && value !== 'text') throw new UsageError(`--log-format must be json or text, not "${value}"`);
+  return value;
+}
+
+function positiveInt(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag} must be a whole number of at least 1, not "${value}"`);
+  return n;
+}
+
+/** First SIGINT/SIGTERM: stop gracefully. A second one: exit at once. */
+function shutdownSignal(log: Logger): AbortSignal {
+  const abort = new AbortController();
+  const onSignal = (name: NodeJS.Signals) => {
+    if (abort.signal.aborted) {
+      log.warn(`${name} again: exiting now`);
+      process.exit(130);
+    }
+    log.info(`${name}: shutting down (send it again to exit at once)`);
+    abort.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return abort.signal;
+}
+
+/** Why `start` should not use a cluster, or undefined when one answers. */
+async function clusterUnavailable(kubeconfig: string | undefined, context: string | undefined): Promise<string | undefined> {
+  const inCluster = !!process.env.KUBERNETES_SERVICE_HOST;
+  const file = kubeconfig ?? process.env.KUBECONFIG ?? join(homedir(), '.kube', 'config');
+  if (!inCluster && !kubeconfig && !process.env.KUBECONFIG && !existsSync(file)) return 'no kubeconfig found';
+  try {
+    const client = new Client(loadKubeConfig({ kubeconfig, context }), { requestTimeoutMs: 5000, maxRetries: 0 });
+    await client.request({ method: 'GET', path: '/version' });
+    return undefined;
+  } catch (err) {
+    if (err instanceof ApiError) return undefined; // it answered, even if only to refuse /version
+    return `the cluster of the current kubeconfig does not answer (${(err as Error).message})`;
+  }
+}
+
+/** Runs the CLI and exits with its code (idle HTTP keep-alive sockets must not hold the process). */
+export function runCli(): void {
+  main(process.argv.slice(2)).then((code) => process.exit(code), (err: unknown) => {
+    process.stderr.write(`${String(err)}\n`);
+    process.exit(1);
+  });
+}
+
+if (import.meta.main) runCli();
