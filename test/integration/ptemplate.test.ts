@@ -9,7 +9,7 @@ import { Ptemplates, type Ptemplate } from '../../src/ptemplate/api/schema.ts';
 import type { DaemonSet } from '../../src/ptemplate/controller/desired.ts';
 import { NotFoundError } from '../../src/runtime/client/errors.ts';
 import type { KubeObject, ObjectKey } from '../../src/runtime/object.ts';
-import { DaemonSets, Nodes, Pods, Secrets, type ResourceType } from '../../src/runtime/resource.ts';
+import { DaemonSets, Events, Nodes, Pods, Secrets, type ResourceType } from '../../src/runtime/resource.ts';
 import { DEVICE_LABEL, startOperatorEnv, type OperatorEnv } from '../support/operator-env.ts';
 import { waitFor } from '../support/wait.ts';
 import { permissionKeys } from '../../src/runtime/rbac.ts';
@@ -90,6 +90,13 @@ describe('Ptemplate operator', () => {
     assert.equal(ready.status?.module?.loader.available, 2);
     const pods = await consumerPods(ns);
     assert.deepEqual(pods.map((p) => (p as unknown as { spec: { nodeName: string } }).spec.nodeName).sort(), ['node-a', 'node-b'], 'consumers run only where the module is loaded');
+
+    const reasons = await waitFor(async () => {
+      const events = (await env.admin.list(Events, { namespace: ns })).items as (KubeObject & { reason?: string; regarding?: { name?: string } })[];
+      const found = events.filter((e) => e.regarding?.name === 'pt').map((e) => e.reason).sort();
+      return found.includes('ModuleCreated') && found.includes('ConsumersCreated') ? found : undefined;
+    }, { what: 'events on the Ptemplate' });
+    assert.deepEqual(reasons, ['ConsumersCreated', 'ModuleCreated']);
   });
 
   it('updates both children in place on a spec change, with no other writes', async () => {

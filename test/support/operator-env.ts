@@ -10,6 +10,9 @@ import { createOperator, type Operator } from '../../src/ptemplate/operator.ts';
 import { Client } from '../../src/runtime/client/client.ts';
 import { createLogger, silentLogger } from '../../src/runtime/log.ts';
 import { CustomResourceDefinitions, Namespaces } from '../../src/runtime/resource.ts';
+import type { KubeObject } from '../../src/runtime/object.ts';
+import type { PolicyRule } from '../../src/runtime/rbac.ts';
+import { operatorIdentity } from './service-account.ts';
 import { ControlPlane } from '../../src/testenv/control-plane.ts';
 import { waitFor } from './wait.ts';
 
@@ -28,7 +31,17 @@ export interface OperatorEnv {
 
 const testLog = () => (process.env.TEST_LOG_LEVEL ? createLogger({ level: process.env.TEST_LOG_LEVEL as 'debug', format: 'text' }) : silentLogger);
 
-export async function startOperatorEnv(): Promise<OperatorEnv> {
+export interface OperatorEnvOptions {
+  /**
+   * Whose credentials the operator uses. Default: its ServiceAccount bound to the generated RBAC
+   * (config/rbac), so every operator test also proves the role is sufficient. `admin` for none.
+   */
+  identity?: 'service-account' | 'admin';
+  /** Edits the generated manager ClusterRole before it is applied (to prove a missing rule is noticed). */
+  editRole?: (role: KubeObject & { rules: PolicyRule[] }) => void;
+}
+
+export async function startOperatorEnv(options: OperatorEnvOptions = {}): Promise<OperatorEnv> {
   const cp = await ControlPlane.start();
   let sims: RunningSimulators | undefined;
   const abort = new AbortController();
@@ -45,7 +58,8 @@ export async function startOperatorEnv(): Promise<OperatorEnv> {
     ]);
     sims = await startSimulators({ kubeConfig: cp.kubeConfig(), loadDelayMs: 100, log: testLog() });
     const registry = new Registry();
-    const operator = createOperator({ kubeConfig: cp.kubeConfig(), registry, log: testLog(), instance: 'test' });
+    const kubeConfig = options.identity === 'admin' ? cp.kubeConfig() : await operatorIdentity(admin, cp.kubeConfig(), options.editRole);
+    const operator = createOperator({ kubeConfig, registry, log: testLog(), instance: 'test' });
     running = operator.manager.start(abort.signal);
     await waitFor(() => operator.manager.cache.synced, { what: 'operator caches synced' });
     const runningSims = sims;

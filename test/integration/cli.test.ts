@@ -1,0 +1,137 @@
+// The CLI as users and pods run it: a separate process, real flags, real signals.
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { parseAllDocuments } from 'yaml';
+import { moduleCrd } from '../../src/kmm/crd.ts';
+import { Modules } from '../../src/kmm/resource.ts';
+import { ptemplateCrd } from '../../src/ptemplate/api/crd.ts';
+import { Ptemplates, type Ptemplate } from '../../src/ptemplate/api/schema.ts';
+import { DEFAULT_NAMESPACE } from '../../src/ptemplate/manifests.ts';
+import { Client } from '../../src/runtime/client/client.ts';
+import type { KubeObject } from '../../src/runtime/object.ts';
+import { CustomResourceDefinitions, Namespaces } from '../../src/runtime/resource.ts';
+import { ControlPlane } from '../../src/testenv/control-plane.ts';
+import { operatorIdentity } from '../support/service-account.ts';
+import { waitFor } from '../support/wait.ts';
+
+const root = new URL('../../', import.meta.url).pathname;
+const node = join(root, 'node_modules/.bin/node');
+const bin = join(root, 'bin/ptemplate-operator.js');
+
+let cp: ControlPlane;
+let admin: Client;
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+interface Running { child: ChildProcess; output: () => string; exit: Promise<number | null> }
+
+function start(args: string[], env: NodeJS.ProcessEnv = {}, command = node, prefix: string[] = []): Running {
+  const child = spawn(command, [...prefix, bin, ...args], { env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+  child.stderr.on('data', (d: Buffer) => { out += d.toString(); });
+  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, output: () => out, exit };
+}
+
+async function readyz(port: number): Promise<boolean> {
+  try {
+    return (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200;
+  } catch {
+    return false;
+  }
+}
+
+before(async () => {
+  cp = await ControlPlane.start({ scheduler: false });
+  admin = new Client(cp.kubeConfig());
+  await admin.create(CustomResourceDefinitions, ptemplateCrd());
+  await admin.create(CustomResourceDefinitions, moduleCrd());
+  await waitFor(async () => (await admin.list(Ptemplates)).items && (await admin.list(Modules)).items, { what: 'CRDs served' });
+});
+after(async () => { await cp?.stop(); });
+
+async function createPtemplate(namespace: string): Promise<void> {
+  await admin.create(Namespaces, { metadata: { name: namespace } });
+  await admin.create(Ptemplates, { metadata: { name: 'pt', namespace }, spec: { selector: { a: 'b' } } } as unknown as Ptemplate);
+}
+
+describe('ptemplate-operator CLI', () => {
+  it('prints the install manifests as YAML', () => {
+    const result = spawnSync(node, [bin, 'manifests'], { encoding: 'utf8' });
+    assert.equal(result.status, 0, result.stderr);
+    const kinds = parseAllDocuments(result.stdout).map((d) => (d.toJS() as KubeObject).kind);
+    for (const kind of ['Namespace', 'CustomResourceDefinition', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Deployment']) {
+      assert.ok(kinds.includes(kind), `${kind} in the output`);
+    }
+  });
+
+  it('refuses a bad flag value naming the flag', () => {
+    const result = spawnSync(node, [bin, 'run', '--max-concurrent-reconciles', 'many'], { encoding: 'utf8' });
+    assert.equal(result.status, 2);
+    assert.match(result.stderr, /--max-concurrent-reconciles/);
+  });
+
+  it('runs against a kubeconfig, becomes ready, reconciles, and exits 0 on SIGTERM', async () => {
+    const probe = await freePort();
+    const run = start(['run', '--kubeconfig', cp.kubeconfigPath, '--health-probe-bind-address', `127.0.0.1:${probe}`, '--metrics-bind-address', '0']);
+    try {
+      await waitFor(() => readyz(probe), { what: `/readyz; output so far:\n${run.output()}` });
+      await createPtemplate('cli');
+      await waitFor(async () => admin.get(Modules, { namespace: 'cli', name: 'pt' }).catch(() => undefined), { what: 'Module created by the CLI' });
+      run.child.kill('SIGTERM');
+      assert.equal(await run.exit, 0, run.output());
+      const lines = run.output().trim().split('\n').map((l) => JSON.parse(l) as { msg: string; level: string });
+      assert.ok(lines.some((l) => l.msg === 'stopped'), 'logs its stop, as JSON when not on a terminal');
+    } finally {
+      run.child.kill('SIGKILL');
+    }
+  });
+
+  it('runs in-cluster from the service account files and KUBERNETES_SERVICE_HOST/PORT, like a pod', async (t) => {
+    if (spawnSync('unshare', ['--mount', 'true']).status !== 0) {
+      t.skip('needs mount namespaces (unshare) to place the service account files where client-node reads them');
+      return;
+    }
+    // The operator's own identity, bound to the generated RBAC.
+    const sa = await operatorIdentity(admin, cp.kubeConfig());
+    const dir = await mkdtemp(join(tmpdir(), 'pt-sa-'));
+    try {
+      await writeFile(join(dir, 'token'), sa.getCurrentUser()!.token!);
+      await writeFile(join(dir, 'ca.crt'), await readFile(join(cp.dir, 'certs', 'apiserver.crt')).catch(() => Buffer.from(cp.kubeConfig().getCurrentCluster()!.caData!, 'base64')));
+      await writeFile(join(dir, 'namespace'), DEFAULT_NAMESPACE);
+      const url = new URL(cp.server);
+      const probe = await freePort();
+      const saDir = '/var/run/secrets/kubernetes.io/serviceaccount';
+      const script = `mkdir -p ${saDir} && mount --bind ${dir} ${saDir} && exec "$0" "$@"`;
+      const run = start(['run', '--health-probe-bind-address', `127.0.0.1:${probe}`, '--metrics-bind-address', '0'],
+        { KUBERNETES_SERVICE_HOST: url.hostname, KUBERNETES_SERVICE_PORT: url.port },
+        'unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script, node]);
+      try {
+        await waitFor(() => readyz(probe), { what: `/readyz in-cluster; output so far:\n${run.output()}` });
+        await createPtemplate('incluster');
+        await waitFor(async () => admin.get(Modules, { namespace: 'incluster', name: 'pt' }).catch(() => undefined), { what: 'Module created in-cluster' });
+        run.child.kill('SIGTERM');
+        assert.equal(await run.exit, 0, run.output());
+      } finally {
+        run.child.kill('SIGKILL');
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
