@@ -4,6 +4,7 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
+import { aborted } from '../abortable.ts';
 import { Cache } from '../cache/cache.ts';
 import { Client } from '../client/client.ts';
 import { ControllerBuilder } from '../controller/builder.ts';
@@ -22,6 +23,11 @@ export interface LeaderGate {
   acquire(signal: AbortSignal): Promise<boolean>;
   /** Aborted when leadership is lost. */
   readonly lost: AbortSignal;
+  /**
+   * Gives leadership up (graceful shutdown). The manager calls it once the signal aborted and
+   * every leader-only runnable has stopped, so no other replica starts while this one works.
+   */
+  release?(): Promise<void>;
 }
 
 export interface ManagerOptions {
@@ -96,7 +102,11 @@ export class Manager {
     }
     if (await gate.acquire(signal)) {
       const leading = AbortSignal.any([signal, gate.lost]);
-      running.push(...leaderOnly.map((r) => guard(r.start(leading), this.log)));
+      const leaders = Promise.all(leaderOnly.map((r) => guard(r.start(leading), this.log)));
+      running.push(leaders.then(async () => {
+        await aborted(leading);
+        if (gate.release) await guard(gate.release(), this.log);
+      }));
     }
     await Promise.all(running);
     if (gate.lost.aborted && !signal.aborted) throw new Error('leader election lost');
