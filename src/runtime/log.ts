@@ -33,7 +33,8 @@ export function formatTextLine(line: string): string {
   parts.push(typeof msg === 'string' ? msg : JSON.stringify(msg ?? ''));
   for (const [k, v] of Object.entries(fields)) parts.push(`${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`);
   let out = parts.join(' ');
-  if (err && typeof err === 'object') {
+  if (typeof err === 'string') out += ` err=${err}`;
+  else if (err && typeof err === 'object') {
     const e = err as { message?: string; stack?: string };
     out += `\n  ${(e.stack ?? e.message ?? JSON.stringify(err)).replace(/\n/g, '\n  ')}`;
   }

@@ -15,7 +15,7 @@ import type { KubeObject } from '../../runtime/object.ts';
 import { getControllerOf } from '../../runtime/owners.ts';
 import { DaemonSets, Nodes, Pods, Secrets, type ResourceType } from '../../runtime/resource.ts';
 import { withDefaults } from '../api/defaults.ts';
-import { ModuleState, Ptemplates, type Ptemplate, type PtemplateSpec } from '../api/schema.ts';
+import { ModuleState, Ptemplates, type Ptemplate, type PtemplateSpec, type PtemplateStatus } from '../api/schema.ts';
 import { validatePtemplate } from '../api/validate.ts';
 import { desiredConsumers, desiredModule, type DaemonSet } from './desired.ts';
 import { consumerKey, moduleKey, PTEMPLATE_UID_LABEL, UNLOAD_FINALIZER } from './names.ts';
@@ -28,6 +28,13 @@ export interface PtemplateReconcilerDeps {
   cache: Cache;
   recorder: EventRecorder;
   now?: () => Date;
+  /** Told each status a reconcile computes (written or not) and when a Ptemplate is gone: the metrics. */
+  statusObserver?: PtemplateStatusObserver;
+}
+
+export interface PtemplateStatusObserver {
+  observe(pt: Ptemplate, status: PtemplateStatus): void;
+  forget(request: Request): void;
 }
 
 type UnloadProgress = { done: true } | { done: false; moduleLoaded: Condition; consumersReady: Condition };
@@ -37,17 +44,22 @@ export class PtemplateReconciler {
   readonly #cache: Cache;
   readonly #recorder: EventRecorder;
   readonly #now: () => Date;
+  readonly #observer: PtemplateStatusObserver | undefined;
 
   constructor(deps: PtemplateReconcilerDeps) {
     this.#client = deps.client;
     this.#cache = deps.cache;
     this.#recorder = deps.recorder;
     this.#now = deps.now ?? (() => new Date());
+    this.#observer = deps.statusObserver;
   }
 
   readonly reconcile = async (request: Request, ctx: ReconcileContext): Promise<ReconcileResult | void> => {
     let pt = this.#cache.get(Ptemplates, request);
-    if (!pt) return;
+    if (!pt) {
+      this.#observer?.forget(request);
+      return;
+    }
     if (pt.metadata.deletionTimestamp) return this.#finalize(pt, ctx.log);
 
     if (!hasFinalizer(pt, UNLOAD_FINALIZER)) pt = await addFinalizer(this.#client, Ptemplates, pt, UNLOAD_FINALIZER);
@@ -197,6 +209,7 @@ export class PtemplateReconciler {
 
   async #writeStatus(pt: Ptemplate, input: StatusInput): Promise<void> {
     const status = nextStatus(pt, input, this.#now());
+    this.#observer?.observe(pt, status);
     if (statusEqual(pt.status, status)) return;
     try {
       await this.#client.applyStatus(Ptemplates, {

@@ -10,6 +10,7 @@ import { keyOf, type KubeObject } from '../../runtime/object.ts';
 import { permission } from '../../runtime/rbac.ts';
 import { DaemonSets, Nodes, Pods, Secrets } from '../../runtime/resource.ts';
 import { Ptemplates, type Ptemplate } from '../api/schema.ts';
+import { PtemplateMetrics } from '../metrics.ts';
 import { CONSUMER_POD_SELECTOR, PTEMPLATE_ANNOTATION } from './names.ts';
 import { PtemplateReconciler } from './reconciler.ts';
 import { nodeMatches } from './status.ts';
@@ -41,7 +42,9 @@ export function addPtemplateController(manager: Manager, options: PtemplateContr
     // OwnerReferencesPermissionEnforcement admission plugin runs (OpenShift).
     permission(Ptemplates, ['update'], 'finalizers'),
   );
-  const reconciler = new PtemplateReconciler({ client: manager.client, cache, recorder: options.recorder });
+  const reconciler = new PtemplateReconciler({
+    client: manager.client, cache, recorder: options.recorder, statusObserver: PtemplateMetrics.for(manager.registry),
+  });
   return manager.controller(CONTROLLER_NAME)
     // Our own status writes change neither generation nor finalizers, so they do not come back as work.
     .for(Ptemplates, { predicates: [or(generationChanged, deletionOrFinalizersChanged)] })

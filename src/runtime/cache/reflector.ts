@@ -85,7 +85,8 @@ export class Reflector<T extends KubeObject> {
     let resourceVersion: string;
     do {
       const page = await client.list(type, { namespace, labelSelector, fieldSelector, limit: this.#o.pageSize ?? 500, continue: cont, metadataOnly, signal });
-      items.push(...page.items);
+      // A metadata-only list of an empty collection carries `items: null`.
+      items.push(...(page.items ?? []));
       cont = page.metadata.continue || undefined;
       resourceVersion = page.metadata.resourceVersion ?? '';
     } while (cont);

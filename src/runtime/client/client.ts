@@ -181,7 +181,7 @@ export class Client {
     let cont: string | undefined;
     do {
       page = await this.list(rt, { ...opts, limit: opts.limit ?? 500, continue: cont, resourceVersion: cont ? undefined : opts.resourceVersion });
-      items.push(...page.items);
+      items.push(...(page.items ?? []));
       cont = page.metadata.continue || undefined;
     } while (cont);
     return { ...page, items };
