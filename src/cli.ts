@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import { runOperator } from './commands/run.ts';
 import { Client, loadKubeConfig } from './runtime/client/client.ts';
 import { ApiError } from './runtime/client/errors.ts';
+import { defaultLeaseNamespace } from './runtime/leaderelection/leader-election.ts';
 import { createLogger, type LogFormat } from './runtime/log.ts';
 
 const USAGE = `Usage: ptemplate-operator <command> [flags]
@@ -24,8 +25,27 @@ Flags (environment variable in brackets):
   --context NAME                    kubeconfig context
   --namespace NS                    manage Ptemplates in this namespace only [WATCH_NAMESPACE]; default all
   --metrics-bind-address ADDR       Prometheus metrics, host:port or 0 to disable [METRICS_BIND_ADDRESS]; default 127.0.0.1:8080
+  --metrics-secure[=true|false]     serve metrics over HTTPS to bearer tokens allowed to GET /metrics (TokenReview and
+                                    SubjectAccessReview) [METRICS_SECURE]; default true in a cluster, false otherwise
+  --no-metrics-secure               same as --metrics-secure=false
+  --metrics-cert-dir DIR            tls.crt and tls.key for secure metrics, reloaded when they change [METRICS_CERT_DIR];
+                                    default a generated self-signed certificate
   --health-probe-bind-address ADDR  /healthz and /readyz, host:port or 0 [HEALTH_PROBE_BIND_ADDRESS]; default :8081
   --max-concurrent-reconciles N     parallel reconciles [MAX_CONCURRENT_RECONCILES]; default 2
+  --leader-elect[=true|false]       reconcile only while holding the leader Lease, so replicas can stand by [LEADER_ELECT];
+                                    default true in a cluster, false otherwise
+  --no-leader-elect                 same as --leader-elect=false
+  --leader-election-namespace NS    namespace of the Lease; default POD_NAMESPACE, else the pod's namespace, else default
+  --leader-election-id NAME         name of the Lease; default ptemplate-operator.pt.example.com
+  --leader-election-lease-duration D  how long standby replicas wait before taking a lease that is not renewed; default 15s
+  --leader-election-renew-deadline D  how long the leader tries to renew before it stops and exits; default 10s
+  --leader-election-retry-period D    between attempts to acquire or renew the lease; default 2s
+  --webhook-bind-address ADDR       HTTPS admission webhook, host:port or 0 [WEBHOOK_BIND_ADDRESS]; default :9443 in a cluster, 0 otherwise
+  --webhook-cert-dir DIR            tls.crt and tls.key for the webhook (cert-manager), reloaded when they change [WEBHOOK_CERT_DIR];
+                                    default a generated self-signed certificate, whose CA the operator patches into the
+                                    ValidatingWebhookConfiguration
+  --webhook-service NAME            the webhook's Service, named in a generated certificate [WEBHOOK_SERVICE];
+                                    default ptemplate-operator-webhook (in POD_NAMESPACE)
   --log-level LEVEL                 trace|debug|info|warn|error [LOG_LEVEL]; default info
   --log-format FORMAT               json|text [LOG_FORMAT]; default json in a cluster or when not a terminal
 `;
@@ -35,8 +55,19 @@ const flagSpec = {
   context: { type: 'string' },
   namespace: { type: 'string' },
   'metrics-bind-address': { type: 'string' },
+  'metrics-secure': { type: 'boolean' },
+  'metrics-cert-dir': { type: 'string' },
   'health-probe-bind-address': { type: 'string' },
   'max-concurrent-reconciles': { type: 'string' },
+  'leader-elect': { type: 'boolean' },
+  'leader-election-namespace': { type: 'string' },
+  'leader-election-id': { type: 'string' },
+  'leader-election-lease-duration': { type: 'string' },
+  'leader-election-renew-deadline': { type: 'string' },
+  'leader-election-retry-period': { type: 'string' },
+  'webhook-bind-address': { type: 'string' },
+  'webhook-cert-dir': { type: 'string' },
+  'webhook-service': { type: 'string' },
   'log-level': { type: 'string' },
   'log-format': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -47,7 +78,7 @@ class UsageError extends Error {}
 export async function main(argv: string[]): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, options: flagSpec, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: booleanFlagValues(argv), options: flagSpec, allowPositionals: true, allowNegative: true, strict: true });
   } catch (err) {
     process.stderr.write(`${(err as Error).message}\n\n${USAGE}`);
     return 2;
@@ -80,10 +111,29 @@ export async function main(argv: string[]): Promise<number> {
   try {
     const maxConcurrentReconciles = positiveInt(values['max-concurrent-reconciles'] ?? env.MAX_CONCURRENT_RECONCILES, '--max-concurrent-reconciles');
     const namespace = values.namespace ?? env.WATCH_NAMESPACE ?? undefined;
+    const metrics = {
+      metricsSecure: values['metrics-secure'] ?? parseBool(env.METRICS_SECURE, 'METRICS_SECURE') ?? !!env.KUBERNETES_SERVICE_HOST,
+      metricsCertDir: values['metrics-cert-dir'] ?? (env.METRICS_CERT_DIR || undefined),
+    };
+    const leaderElection = {
+      enabled: values['leader-elect'] ?? parseBool(env.LEADER_ELECT, 'LEADER_ELECT') ?? !!env.KUBERNETES_SERVICE_HOST,
+      namespace: values['leader-election-namespace'] || defaultLeaseNamespace(),
+      id: values['leader-election-id'] || 'ptemplate-operator.pt.example.com',
+      leaseDurationMs: parseDuration(values['leader-election-lease-duration'] ?? '15s', '--leader-election-lease-duration'),
+      renewDeadlineMs: parseDuration(values['leader-election-renew-deadline'] ?? '10s', '--leader-election-renew-deadline'),
+      retryPeriodMs: parseDuration(values['leader-election-retry-period'] ?? '2s', '--leader-election-retry-period'),
+    };
+    const webhookAddress = values['webhook-bind-address'] ?? env.WEBHOOK_BIND_ADDRESS ?? (env.KUBERNETES_SERVICE_HOST ? ':9443' : '0');
+    const webhook = webhookAddress && webhookAddress !== '0' ? {
+      address: webhookAddress,
+      certDir: values['webhook-cert-dir'] ?? (env.WEBHOOK_CERT_DIR || undefined),
+      serviceName: values['webhook-service'] ?? env.WEBHOOK_SERVICE ?? 'ptemplate-operator-webhook',
+      serviceNamespace: defaultLeaseNamespace(),
+    } : undefined;
     switch (command) {
       case 'run': {
         const kubeConfig = loadKubeConfig({ kubeconfig: values.kubeconfig, context: values.context });
-        await runOperator({ ...common, kubeConfig, namespace: namespace || undefined, maxConcurrentReconciles });
+        await runOperator({ ...common, ...metrics, kubeConfig, namespace: namespace || undefined, maxConcurrentReconciles, leaderElection, webhook });
         return 0;
       }
       case 'start': {
@@ -94,7 +144,7 @@ export async function main(argv: string[]): Promise<number> {
           await runPlayground(common);
         } else {
           const kubeConfig = loadKubeConfig({ kubeconfig: values.kubeconfig, context: values.context });
-          await runOperator({ ...common, kubeConfig, namespace: namespace || undefined, maxConcurrentReconciles });
+          await runOperator({ ...common, ...metrics, kubeConfig, namespace: namespace || undefined, maxConcurrentReconciles, leaderElection, webhook });
         }
         return 0;
       }
@@ -124,6 +174,33 @@ export async function main(argv: string[]): Promise<number> {
 function parseFormat(value: string): LogFormat {
   if (value !== 'json' && value !== 'text') throw new UsageError(`--log-format must be json or text, not "${value}"`);
   return value;
+}
+
+/** Go-style `--flag=true|false` for boolean flags, which parseArgs only knows as `--flag` and `--no-flag`. */
+function booleanFlagValues(argv: string[]): string[] {
+  return argv.map((arg) => {
+    const match = /^--(metrics-secure|leader-elect)=(.*)$/.exec(arg);
+    if (!match) return arg;
+    const value = parseBool(match[2], `--${match[1]}`);
+    return value === false ? `--no-${match[1]}` : `--${match[1]}`;
+  });
+}
+
+function parseBool(value: string | undefined, what: string): boolean | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (/^(true|1|yes)$/i.test(value)) return true;
+  if (/^(false|0|no)$/i.test(value)) return false;
+  throw new UsageError(`${what} must be true or false, not "${value}"`);
+}
+
+const durationUnits: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** A Go-style duration (`15s`, `500ms`, `1m30s`) in milliseconds; must be positive. */
+function parseDuration(value: string, flag: string): number {
+  const parts = /^(?:\d+(?:\.\d+)?(?:ms|s|m|h))+$/.test(value) ? [...value.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)] : [];
+  const ms = parts.reduce((sum, [, n, unit]) => sum + Number(n) * durationUnits[unit!]!, 0);
+  if (!(ms > 0)) throw new UsageError(`${flag} must be a positive duration such as 15s, 500ms or 1m30s, not "${value}"`);
+  return ms;
 }
 
 function positiveInt(value: string | undefined, flag: string): number | undefined {

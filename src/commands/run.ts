@@ -3,7 +3,11 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { createOperator } from '../ptemplate/operator.ts';
+import { LeaderElector } from '../runtime/leaderelection/leader-election.ts';
 import { startHttpEndpoints, type HttpEndpoints } from '../runtime/manager/http.ts';
+import { loadCertSource, type CertSource } from '../runtime/tls/cert-source.ts';
+import { startWebhookServer } from '../runtime/webhook/server.ts';
+import { ptemplateWebhookHandlers } from '../ptemplate/webhook.ts';
 
 export interface RunOptions {
   kubeConfig: KubeConfig;
@@ -11,8 +15,36 @@ export interface RunOptions {
   namespace?: string | undefined;
   metricsAddress: string;
   probeAddress: string;
+  /** HTTPS metrics for callers whose bearer token the API server authenticates and authorizes for GET /metrics. */
+  metricsSecure?: boolean | undefined;
+  /** tls.crt and tls.key for the secure metrics server; default: a generated self-signed certificate. */
+  metricsCertDir?: string | undefined;
   maxConcurrentReconciles?: number | undefined;
+  /** The validating admission webhook; absent: not served. */
+  webhook?: WebhookSettings | undefined;
+  /** Reconcile only while holding a Lease (replicas stand by); absent or disabled: always reconcile. */
+  leaderElection?: LeaderElectionSettings | undefined;
   signal: AbortSignal;
+}
+
+export interface WebhookSettings {
+  /** `host:port` of the HTTPS server the API server calls. */
+  address: string;
+  /** tls.crt/tls.key (e.g. from cert-manager), reloaded when they change; default: generated self-signed. */
+  certDir?: string | undefined;
+  /** The Service in front of the webhook, named in the generated certificate. */
+  serviceName: string;
+  serviceNamespace: string;
+}
+
+export interface LeaderElectionSettings {
+  enabled: boolean;
+  /** Namespace and name of the Lease. */
+  namespace: string;
+  id: string;
+  leaseDurationMs: number;
+  renewDeadlineMs: number;
+  retryPeriodMs: number;
 }
 
 /** Runs until the signal aborts; resolves once every reconcile has finished. */
@@ -20,19 +52,47 @@ export async function runOperator(options: RunOptions): Promise<void> {
   const { log } = options;
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  const election = options.leaderElection;
+  const leaderGate = election?.enabled
+    ? new LeaderElector({
+      kubeConfig: options.kubeConfig, registry, log: log.child({ component: 'leader-election' }),
+      namespace: election.namespace, name: election.id,
+      leaseDurationMs: election.leaseDurationMs, renewDeadlineMs: election.renewDeadlineMs, retryPeriodMs: election.retryPeriodMs,
+    })
+    : undefined;
+  // The webhook serves on every replica (the API server may call any); only the leader patches the caBundle.
+  const hook = options.webhook;
+  const webhookCerts = hook
+    ? await loadCertSource({
+      certDir: hook.certDir, log: log.child({ component: 'webhook-tls' }),
+      selfSigned: { commonName: `${hook.serviceName}.${hook.serviceNamespace}.svc`, dnsNames: [`${hook.serviceName}.${hook.serviceNamespace}.svc`, `${hook.serviceName}.${hook.serviceNamespace}.svc.cluster.local`] },
+    })
+    : undefined;
   const { manager, recorder } = createOperator({
-    kubeConfig: options.kubeConfig, log, registry,
+    ...(webhookCerts ? { webhookCertSource: webhookCerts } : {}),
+    kubeConfig: options.kubeConfig, log, registry, secureMetrics: !!options.metricsSecure,
     ...(options.namespace ? { namespace: options.namespace } : {}),
     ...(options.maxConcurrentReconciles ? { maxConcurrentReconciles: options.maxConcurrentReconciles } : {}),
+    ...(leaderGate ? { leaderGate } : {}),
   });
   log.info({ server: manager.client.server, namespace: options.namespace ?? '(all)' }, 'starting ptemplate-operator');
 
   const endpoints: HttpEndpoints[] = [];
+  let certSource: CertSource | undefined;
   try {
+    if (hook && webhookCerts) {
+      const webhook = await startWebhookServer({ address: hook.address, certSource: webhookCerts, handlers: ptemplateWebhookHandlers(), log, registry });
+      endpoints.push(webhook);
+      log.info({ url: webhook.url, certificate: webhookCerts.description }, 'serving the admission webhook');
+    }
     if (options.metricsAddress && options.metricsAddress !== '0') {
-      const metrics = await startHttpEndpoints({ address: options.metricsAddress, registry });
+      if (options.metricsSecure) certSource = await loadCertSource({ certDir: options.metricsCertDir, log: log.child({ component: 'metrics-tls' }) });
+      const metrics = await startHttpEndpoints({
+        address: options.metricsAddress, registry, log: log.child({ component: 'metrics' }),
+        ...(certSource ? { secure: { certSource, client: manager.client } } : {}),
+      });
       endpoints.push(metrics);
-      log.info({ url: `${metrics.url}/metrics` }, 'serving metrics');
+      log.info({ url: `${metrics.url}/metrics`, ...(certSource ? { certificate: certSource.description, authorization: 'TokenReview+SubjectAccessReview' } : {}) }, 'serving metrics');
     }
     if (options.probeAddress && options.probeAddress !== '0') {
       const probes = await startHttpEndpoints({ address: options.probeAddress, ready: () => manager.cache.synced });
@@ -43,6 +103,8 @@ export async function runOperator(options: RunOptions): Promise<void> {
     await recorder.flush();
   } finally {
     await Promise.all(endpoints.map((e) => e.close()));
+    certSource?.close();
+    webhookCerts?.close();
   }
   log.info('stopped');
 }

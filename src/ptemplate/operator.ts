@@ -2,13 +2,18 @@
 // Entry points (CLI, tests, the playground) all build it here, and the manifests generator
 // reads its declared permissions from the same object.
 import { hostname } from 'node:os';
-import type { KubeConfig } from '@kubernetes/client-node';
+import { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { EventRecorder } from '../runtime/events.ts';
 import { silentLogger } from '../runtime/log.ts';
+import { delegatedAuthPermissions } from '../runtime/manager/auth.ts';
 import { Manager, type LeaderGate } from '../runtime/manager/manager.ts';
-import { permission } from '../runtime/rbac.ts';
+import { permission, type Permission } from '../runtime/rbac.ts';
+import { leaderElectionPermissions } from '../runtime/leaderelection/leader-election.ts';
+import type { CertSource } from '../runtime/tls/cert-source.ts';
+import { addCaBundleInjector, caBundlePermissions } from '../runtime/webhook/ca-bundle.ts';
+import { PTEMPLATE_WEBHOOK_CONFIGURATION_NAME } from './webhook.ts';
 import { Events } from '../runtime/resource.ts';
 import { addPtemplateController } from './controller/setup.ts';
 import { FIELD_MANAGER } from './controller/names.ts';
@@ -24,7 +29,22 @@ export interface OperatorOptions {
   /** Names this replica in events. Default: POD_NAME or the host name. */
   instance?: string;
   maxConcurrentReconciles?: number;
+  /** Runs the controllers only while this replica leads (declares the Lease permissions). */
   leaderGate?: LeaderGate;
+  /** Metrics are served with delegated authentication and authorization: declares the TokenReview and SubjectAccessReview permissions. */
+  secureMetrics?: boolean;
+  /** The admission webhook serves this certificate; the operator keeps the webhook configuration's caBundle in step. */
+  webhookCertSource?: CertSource;
+}
+
+/**
+ * The features a deployment runs with, each declaring the permissions it needs. The manifests
+ * generator builds the operator with these to derive the RBAC of the shipped Deployment.
+ */
+export interface OperatorFeatures {
+  leaderElection: boolean;
+  secureMetrics: boolean;
+  webhook: boolean;
 }
 
 export interface Operator {
@@ -45,8 +65,27 @@ export function createOperator(options: OperatorOptions): Operator {
     instance: options.instance ?? process.env.POD_NAME ?? hostname(), log: log.child({ component: 'events' }),
   });
   manager.declarePermissions(permission(Events, ['create', 'patch']));
+  if (options.secureMetrics) manager.declarePermissions(...delegatedAuthPermissions());
+  if (options.leaderGate) manager.declarePermissions(...leaderElectionPermissions());
+  if (options.webhookCertSource) {
+    addCaBundleInjector(manager, { configurationName: PTEMPLATE_WEBHOOK_CONFIGURATION_NAME, certSource: options.webhookCertSource });
+  }
   addPtemplateController(manager, {
     recorder, ...(options.maxConcurrentReconciles ? { maxConcurrentReconciles: options.maxConcurrentReconciles } : {}),
   });
   return { manager, recorder };
+}
+
+/** Everything an operator deployed with `features` may do: the source of the generated RBAC. */
+export function operatorPermissions(features: OperatorFeatures, namespace?: string): Permission[] {
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromOptions({
+    clusters: [{ name: 'none', server: 'https://127.0.0.1:1', skipTLSVerify: true }],
+    users: [{ name: 'none' }], contexts: [{ name: 'none', cluster: 'none', user: 'none' }], currentContext: 'none',
+  });
+  const { manager } = createOperator({ kubeConfig, ...(namespace ? { namespace } : {}), secureMetrics: features.secureMetrics });
+  // Declared here rather than by building the real parts, which would start timers and servers.
+  if (features.leaderElection) manager.declarePermissions(...leaderElectionPermissions());
+  if (features.webhook) manager.declarePermissions(...caBundlePermissions());
+  return manager.permissions();
 }

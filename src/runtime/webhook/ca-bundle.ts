@@ -13,7 +13,7 @@ import { ConflictError, NotFoundError } from '../client/errors.ts';
 import { silentLogger } from '../log.ts';
 import type { Manager, Runnable } from '../manager/manager.ts';
 import type { KubeObject } from '../object.ts';
-import { permission } from '../rbac.ts';
+import { permission, type Permission } from '../rbac.ts';
 import { defineResource } from '../resource.ts';
 import type { CertSource } from '../tls/cert-source.ts';
 
@@ -247,11 +247,13 @@ export interface AddCaBundleInjectorOptions {
 }
 
 /** Runs a CaBundleInjector in the manager and declares the permissions it needs (for the generated RBAC). */
+/** A watch of the one configuration (by field selector) and a strategic-merge patch of its caBundle. */
+export function caBundlePermissions(): Permission[] {
+  return [permission(ValidatingWebhookConfigurations, ['list', 'watch', 'patch'])];
+}
+
 export function addCaBundleInjector(manager: Manager, options: AddCaBundleInjectorOptions): CaBundleInjector {
-  manager.declarePermissions(
-    // A watch of the one configuration (by field selector) and a strategic-merge patch of its caBundle.
-    permission(ValidatingWebhookConfigurations, ['list', 'watch', 'patch']),
-  );
+  manager.declarePermissions(...caBundlePermissions());
   const injector = new CaBundleInjector({ ...options, client: manager.client, log: manager.log });
   manager.add(injector);
   return injector;
