@@ -23,31 +23,49 @@ trap 'rm -rf "$work"' EXIT
 
 src_list=/etc/apt/sources.list.d/ptemplate-operator-src.sources
 if ! grep -rqs '^Types:.*deb-src' /etc/apt/sources.list.d/ && ! grep -qs '^deb-src' /etc/apt/sources.list; then
-  step "1/6 adding a deb-src entry for bookworm main ($src_list)"
+  step "1/7 adding a deb-src entry for bookworm main ($src_list)"
   printf 'Types: deb-src\nURIs: http://deb.debian.org/debian\nSuites: bookworm bookworm-updates\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n\nTypes: deb-src\nURIs: http://deb.debian.org/debian-security\nSuites: bookworm-security\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' | $sudo tee "$src_list" >/dev/null
 fi
-step "2/6 apt-get update"
+step "2/7 apt-get update"
 $sudo apt-get update -qq || need "apt-get update failed (is the network or a Debian mirror reachable?)"
-step "3/6 installing golang-go etcd-server rsync dpkg-dev golang-github-modern-go-reflect2-dev"
+step "3/7 installing golang-go etcd-server rsync dpkg-dev golang-github-modern-go-reflect2-dev"
 DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
   golang-go etcd-server rsync dpkg-dev golang-github-modern-go-reflect2-dev >/dev/null \
   || need "apt-get install of the build packages failed (see apt's message above)"
 
-step "4/6 fetching the kubernetes source package (about 34 MB)"
+step "4/7 fetching the kubernetes source package (about 34 MB)"
 cd "$work"
 apt-get source --download-only kubernetes >/dev/null 2>&1 || need "apt-get source kubernetes failed (is a deb-src entry for bookworm main reachable?)"
 dsc=$(ls kubernetes_*.dsc | head -n1)
 dpkg-source --no-check -x "$dsc" src >/dev/null
 srcdir="$work/src"
 
-step "5/6 patching vendored reflect2 (v1.0.1 crashes kube-apiserver under Go >= 1.18)"
+step "5/7 patching vendored reflect2 (v1.0.1 crashes kube-apiserver under Go >= 1.18)"
 r2=/usr/share/gocode/src/github.com/modern-go/reflect2
 rm -f "$srcdir"/vendor/github.com/modern-go/reflect2/*.go "$srcdir"/vendor/github.com/modern-go/reflect2/*.s
 cp "$r2"/*.go "$srcdir"/vendor/github.com/modern-go/reflect2/
 cp "$r2"/*.s "$srcdir"/vendor/github.com/modern-go/reflect2/ 2>/dev/null || true
 rm -f "$srcdir"/vendor/github.com/modern-go/reflect2/*_test.go
 
-step "6/6 compiling kube-apiserver, kube-controller-manager, kube-scheduler (about 10 minutes on 2 cores)"
+# Under Go >= 1.16 the OpenAPI type validator takes every zero value ("", 0, false) for
+# null, so a custom resource with an empty string is rejected with `must be of type
+# string: "null"` (kubernetes/kubernetes#99804; fixed upstream by kubernetes/kube-openapi#230,
+# which keeps only the nil check). The kube-openapi copy is the one kube-apiserver uses;
+# go-openapi's copy has the same line and is patched too. Fail if the line is not there
+# exactly once, so the patch can never be silently skipped.
+step "6/7 patching the vendored OpenAPI type validator (zero values are not null; kubernetes#99804)"
+zero_check='if data == nil || reflect.DeepEqual(reflect.Zero(reflect.TypeOf(data)), reflect.ValueOf(data)) {'
+for f in vendor/k8s.io/kube-openapi/pkg/validation/validate/type.go vendor/github.com/go-openapi/validate/type.go; do
+  [ -f "$srcdir/$f" ] || { step "cannot build: cannot patch $f: file not found in the source package"; exit 1; }
+  count=$(grep -cF -- "$zero_check" "$srcdir/$f" || true)
+  [ "$count" = 1 ] || { step "cannot build: cannot patch $f: expected the zero-value null check exactly once, found it $count times"; exit 1; }
+  ZERO_CHECK="$zero_check" perl -0pi -e 's/\Q$ENV{ZERO_CHECK}\E/if data == nil {/' "$srcdir/$f"
+  if grep -qF -- 'reflect.DeepEqual(reflect.Zero(reflect.TypeOf(data))' "$srcdir/$f"; then
+    step "cannot build: cannot patch $f: the zero-value null check is still there after patching"; exit 1
+  fi
+done
+
+step "7/7 compiling kube-apiserver, kube-controller-manager, kube-scheduler (about 10 minutes on 2 cores)"
 mkdir -p "$srcdir/.go/src/k8s.io"
 ln -sfn "$srcdir" "$srcdir/.go/src/k8s.io/kubernetes"
 cd "$srcdir/.go/src/k8s.io/kubernetes"
@@ -57,7 +75,9 @@ export GOPATH="$srcdir/.go" GO111MODULE=off GOFLAGS=-mod=vendor CGO_ENABLED=0 \
 unset GOFLAGS
 ( while sleep 30; do step "   still compiling ($(date +%H:%M:%S))"; done ) &
 ticker=$!
-trap 'kill $ticker 2>/dev/null; rm -rf "$work"' EXIT
+# `|| true`: under set -e a failing command in the trap would replace the exit status
+# (the ticker is usually gone by then, and a successful build then exited 1).
+trap 'kill $ticker 2>/dev/null || true; rm -rf "$work" || true' EXIT
 make WHAT="cmd/kube-apiserver cmd/kube-controller-manager cmd/kube-scheduler" >"$work/make.log" 2>&1 || { tail -40 "$work/make.log" >&2; need "make failed (log above)"; }
 kill $ticker 2>/dev/null || true
 

@@ -4,7 +4,7 @@ import { chmod, mkdir, mkdtemp, readFile, readlink, rm, writeFile } from 'node:f
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { BinariesUnavailableError, binariesCacheDir, CONTROL_PLANE_BINARIES, resolveBinaries } from './binaries.ts';
+import { BINARIES_CACHE_NAME, BinariesUnavailableError, binariesCacheDir, CONTROL_PLANE_BINARIES, resolveBinaries } from './binaries.ts';
 
 let root: string;
 before(async () => { root = await mkdtemp(join(tmpdir(), 'binaries-test-')); });
@@ -70,12 +70,21 @@ void describe('resolveBinaries', () => {
   void it('falls back to the per-user cache under XDG_CACHE_HOME', async () => {
     const dir = await scratch();
     const env = { KUBEBUILDER_ASSETS: join(dir, 'empty'), XDG_CACHE_HOME: join(dir, 'cache') };
-    await fakeBinaries(join(dir, 'cache', 'ptemplate-operator', 'kube-v1.20.2'));
-    assert.equal(await resolveBinaries({ env }), join(dir, 'cache', 'ptemplate-operator', 'kube-v1.20.2'));
+    await fakeBinaries(join(dir, 'cache', 'ptemplate-operator', BINARIES_CACHE_NAME));
+    assert.equal(await resolveBinaries({ env }), join(dir, 'cache', 'ptemplate-operator', BINARIES_CACHE_NAME));
   });
 
   void it('uses ~/.cache when XDG_CACHE_HOME is unset', () => {
-    assert.equal(binariesCacheDir({ HOME: '/home/someone' }), '/home/someone/.cache/ptemplate-operator/kube-v1.20.2');
+    assert.equal(binariesCacheDir({ HOME: '/home/someone' }), '/home/someone/.cache/ptemplate-operator/kube-v1.20.2-2');
+  });
+
+  void it('ignores a cache folder of an older build revision (kube-v1.20.2 without the patch suffix)', async () => {
+    const dir = await scratch();
+    const env = { XDG_CACHE_HOME: join(dir, 'cache') };
+    await fakeBinaries(join(dir, 'cache', 'ptemplate-operator', 'kube-v1.20.2'));
+    assert.notEqual(BINARIES_CACHE_NAME, 'kube-v1.20.2');
+    await assert.rejects(resolveBinaries({ env }), (err: Error) =>
+      err instanceof BinariesUnavailableError && err.message.includes(binariesCacheDir(env)));
   });
 
   void it('without build permission, fails with what is missing and how to get it', async () => {

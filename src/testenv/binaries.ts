@@ -12,6 +12,12 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
 export const KUBE_VERSION = 'v1.20.2';
+/**
+ * Name of the cache folder. The suffix is the revision of scripts/build-control-plane.sh's
+ * patches: bump it when the build changes, so machines with an older cache rebuild.
+ * -2: the OpenAPI type validator no longer takes "" (or any zero value) for null (kubernetes#99804).
+ */
+export const BINARIES_CACHE_NAME = `kube-${KUBE_VERSION}-2`;
 export const CONTROL_PLANE_BINARIES = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler'] as const;
 export type ControlPlaneBinary = (typeof CONTROL_PLANE_BINARIES)[number];
 
@@ -47,10 +53,10 @@ export class BinariesUnavailableError extends Error {
 
 export const defaultBuildScript = fileURLToPath(new URL('../../scripts/build-control-plane.sh', import.meta.url));
 
-/** `${XDG_CACHE_HOME:-~/.cache}/ptemplate-operator/kube-v1.20.2`. */
+/** `${XDG_CACHE_HOME:-~/.cache}/ptemplate-operator/${BINARIES_CACHE_NAME}`. */
 export function binariesCacheDir(env: NodeJS.ProcessEnv = process.env): string {
   const base = env.XDG_CACHE_HOME || join(env.HOME || homedir(), '.cache');
-  return join(base, 'ptemplate-operator', `kube-${KUBE_VERSION}`);
+  return join(base, 'ptemplate-operator', BINARIES_CACHE_NAME);
 }
 
 /** Returns the folder holding all four binaries, building them when allowed and needed. */
