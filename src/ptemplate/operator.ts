@@ -9,6 +9,7 @@ import { EventRecorder } from '../runtime/events.ts';
 import { silentLogger } from '../runtime/log.ts';
 import { delegatedAuthPermissions } from '../runtime/manager/auth.ts';
 import { Manager, type LeaderGate } from '../runtime/manager/manager.ts';
+import type { Controller } from '../runtime/controller/controller.ts';
 import { permission, type Permission } from '../runtime/rbac.ts';
 import { leaderElectionPermissions } from '../runtime/leaderelection/leader-election.ts';
 import type { CertSource } from '../runtime/tls/cert-source.ts';
@@ -50,6 +51,7 @@ export interface OperatorFeatures {
 export interface Operator {
   manager: Manager;
   recorder: EventRecorder;
+  controller: Controller;
 }
 
 export function createOperator(options: OperatorOptions): Operator {
@@ -70,10 +72,10 @@ export function createOperator(options: OperatorOptions): Operator {
   if (options.webhookCertSource) {
     addCaBundleInjector(manager, { configurationName: PTEMPLATE_WEBHOOK_CONFIGURATION_NAME, certSource: options.webhookCertSource });
   }
-  addPtemplateController(manager, {
+  const controller = addPtemplateController(manager, {
     recorder, ...(options.maxConcurrentReconciles ? { maxConcurrentReconciles: options.maxConcurrentReconciles } : {}),
   });
-  return { manager, recorder };
+  return { manager, recorder, controller };
 }
 
 /** Everything an operator deployed with `features` may do: the source of the generated RBAC. */

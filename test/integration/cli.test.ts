@@ -88,7 +88,7 @@ describe('ptemplate-operator CLI', () => {
 
   it('runs against a kubeconfig, becomes ready, reconciles, and exits 0 on SIGTERM', async () => {
     const probe = await freePort();
-    const run = start(['run', '--kubeconfig', cp.kubeconfigPath, '--health-probe-bind-address', `127.0.0.1:${probe}`, '--metrics-bind-address', '0']);
+    const run = start(['run', '--kubeconfig', cp.kubeconfigPath, '--health-probe-bind-address', `127.0.0.1:${probe}`, '--metrics-bind-address', '0', '--webhook-bind-address', '0']);
     try {
       await waitFor(() => readyz(probe), { what: `/readyz; output so far:\n${run.output()}` });
       await createPtemplate('cli');
@@ -118,7 +118,7 @@ describe('ptemplate-operator CLI', () => {
       const probe = await freePort();
       const saDir = '/var/run/secrets/kubernetes.io/serviceaccount';
       const script = `mkdir -p ${saDir} && mount --bind ${dir} ${saDir} && exec "$0" "$@"`;
-      const run = start(['run', '--health-probe-bind-address', `127.0.0.1:${probe}`, '--metrics-bind-address', '0'],
+      const run = start(['run', '--health-probe-bind-address', `127.0.0.1:${probe}`, '--metrics-bind-address', '0', '--webhook-bind-address', '0'],
         { KUBERNETES_SERVICE_HOST: url.hostname, KUBERNETES_SERVICE_PORT: url.port },
         'unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script, node]);
       try {

@@ -144,13 +144,10 @@ describe('Ptemplate operator', () => {
     const ns = 'noop';
     await createPtemplate(ns, 'pt');
     await waitForCondition({ namespace: ns, name: 'pt' }, 'Ready', 'True');
-    // Let late watch events (pod and DaemonSet status) settle into the status first.
-    await waitFor(async () => {
-      const a = env.operator.manager.client.requests.total;
-      const r = await env.reconciles();
-      await new Promise((resolve) => setImmediate(resolve));
-      return (await get(Ptemplates, { namespace: ns, name: 'pt' }))?.status?.consumersReady === 2 && a === env.operator.manager.client.requests.total && r === (await env.reconciles());
-    }, { what: 'quiet operator' });
+    // Let late watch events (pod and DaemonSet status) settle into the status and the queue drain first.
+    await waitFor(async () => (await get(Ptemplates, { namespace: ns, name: 'pt' }))?.status?.consumersReady === 2 &&
+      env.operator.manager.cache.get(Ptemplates, { namespace: ns, name: 'pt' })?.status?.consumersReady === 2 && env.operator.controller.idle,
+    { what: 'quiet operator' });
     const before = env.operator.manager.client.requests.total;
     const reconcilesBefore = await env.reconciles();
     // A label change on a selected node enqueues every Ptemplate selecting it.

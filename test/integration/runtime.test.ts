@@ -23,11 +23,11 @@ async function createNamespace(name: string) {
 async function startManager(namespace?: string) {
   const manager = new Manager({ kubeConfig: cp.kubeConfig(), ...(namespace ? { namespace } : {}) });
   const counters = { reconciles: 0 };
-  addWidgetController(manager, counters);
+  const controller = addWidgetController(manager, counters);
   const abort = new AbortController();
   const done = manager.start(abort.signal);
   await waitFor(() => manager.cache.synced, { what: 'cache sync' });
-  return { manager, counters, done, stop: async () => { abort.abort(); await done; } };
+  return { manager, counters, done, controller, stop: async () => { abort.abort(); await done; } };
 }
 
 before(async () => {
@@ -123,13 +123,13 @@ describe('sample controller', () => {
 
   it('does not write anything when reconciling an object that is already converged', async () => {
     await createNamespace('noop');
-    const { manager, counters, stop } = await startManager();
+    const { manager, counters, stop, controller } = await startManager();
     try {
       await admin.create(Widgets, { metadata: { name: 'w', namespace: 'noop' }, spec: { data: { a: 'b' } } });
       await waitFor(async () => (await admin.get(Widgets, { namespace: 'noop', name: 'w' })).status?.configMap, { what: 'converged' });
-      // Let the cache see our own writes, then force a reconcile and count requests.
-      await waitFor(() => manager.cache.get(Widgets, { namespace: 'noop', name: 'w' })?.status?.configMap &&
-        manager.cache.get(ConfigMaps, { namespace: 'noop', name: 'w-data' }), { what: 'cache caught up' });
+      // Let the cache see our own writes and the queue drain, then force a reconcile and count requests.
+      await waitFor(() => controller.idle && manager.cache.get(Widgets, { namespace: 'noop', name: 'w' })?.status?.configMap &&
+        manager.cache.get(ConfigMaps, { namespace: 'noop', name: 'w-data' }), { what: 'cache caught up and queue drained' });
       const requestsBefore = manager.client.requests.total;
       const reconcilesBefore = counters.reconciles;
       // Enqueue through a watch event that does not change the spec (a label on the child).

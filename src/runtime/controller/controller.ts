@@ -50,6 +50,7 @@ export class Controller {
   readonly #workers: number;
   readonly #sources: (() => () => void)[] = [];
   #started = false;
+  #active = 0;
 
   constructor(options: ControllerOptions) {
     this.name = options.name;
@@ -63,6 +64,11 @@ export class Controller {
       rateLimiter: options.rateLimiter ?? new ExponentialFailureRateLimiter<string>(5, 1_000_000),
       metrics: new WorkQueueMetricsProvider(registry),
     });
+  }
+
+  /** Nothing queued and nothing being reconciled (delayed requeues may still be waiting). */
+  get idle(): boolean {
+    return this.#active === 0 && this.queue.length === 0;
   }
 
   /** Feeds the queue from an informer: every event passing the predicates is mapped to keys. */
@@ -114,10 +120,12 @@ export class Controller {
     for (;;) {
       const key = await this.queue.get();
       if (key === undefined) return;
+      this.#active++;
       this.#metrics.activeWorkers.inc({ controller: this.name });
       try {
         await this.#reconcile(key, signal);
       } finally {
+        this.#active--;
         this.#metrics.activeWorkers.dec({ controller: this.name });
         this.queue.done(key);
       }
