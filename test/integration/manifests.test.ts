@@ -1,6 +1,7 @@
 // The generated manifests against a real kube-apiserver: everything `ptemplate-operator manifests`
-// prints, the sample and the development Module CRD are accepted as rendered (YAML, parsed back),
-// and the generated RBAC lets the operator's ServiceAccount do exactly what its code declares.
+// prints (Deployment, Services, PodDisruptionBudget and webhook configuration included), the sample
+// and the development Module CRD are accepted as rendered (YAML, parsed back), and the generated
+// RBAC lets the operator's ServiceAccount do exactly what its code declares.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { parseAllDocuments } from 'yaml';
@@ -8,7 +9,8 @@ import { moduleCrd } from '../../src/kmm/crd.ts';
 import { withDefaults } from '../../src/ptemplate/api/defaults.ts';
 import { Ptemplates, type Ptemplate, type PtemplateSpecInput } from '../../src/ptemplate/api/schema.ts';
 import {
-  allManifests, generateManifests, operatorPermissions, renderYaml, samplePtemplate, SERVICE_ACCOUNT_NAME, splitByScope,
+  allManifests, generateManifests, METRICS_READER_ROLE_NAME, operatorPermissions, renderYaml, samplePtemplate, SERVICE_ACCOUNT_NAME,
+  splitByScope, splitLeaderElection,
 } from '../../src/ptemplate/manifests.ts';
 import { Client } from '../../src/runtime/client/client.ts';
 import { InvalidError } from '../../src/runtime/client/errors.ts';
@@ -27,11 +29,19 @@ const ClusterRoleBindings = rbac('ClusterRoleBinding', 'clusterrolebindings', fa
 const Roles = rbac('Role', 'roles', true);
 const RoleBindings = rbac('RoleBinding', 'rolebindings', true);
 const Deployments = defineResource({ group: 'apps', version: 'v1', kind: 'Deployment', plural: 'deployments', namespaced: true });
+const Services = defineResource({ group: '', version: 'v1', kind: 'Service', plural: 'services', namespaced: true });
+const pdbs = (version: string) => defineResource({ group: 'policy', version, kind: 'PodDisruptionBudget', plural: 'poddisruptionbudgets', namespaced: true });
+const ValidatingWebhookConfigurations = defineResource({
+  group: 'admissionregistration.k8s.io', version: 'v1', kind: 'ValidatingWebhookConfiguration', plural: 'validatingwebhookconfigurations', namespaced: false,
+});
 const SubjectAccessReviews = defineResource({
   group: 'authorization.k8s.io', version: 'v1', kind: 'SubjectAccessReview', plural: 'subjectaccessreviews', namespaced: false,
 });
 
-const types: ResourceType[] = [Namespaces, ServiceAccounts, CustomResourceDefinitions, ClusterRoles, ClusterRoleBindings, Roles, RoleBindings, Deployments, Ptemplates];
+const types: ResourceType[] = [
+  Namespaces, ServiceAccounts, CustomResourceDefinitions, ClusterRoles, ClusterRoleBindings, Roles, RoleBindings, Deployments, Ptemplates,
+  Services, pdbs('v1beta1'), pdbs('v1'), ValidatingWebhookConfigurations,
+];
 
 function typeOf(obj: KubeObject): ResourceType {
   const rt = types.find((t) => apiVersionOf(t) === obj.apiVersion && t.kind === obj.kind);
@@ -76,17 +86,31 @@ async function saMay(operatorNamespace: string, key: string, namespace?: string)
   const [verb, groupResource] = key.split(' ') as [string, string];
   const slash = groupResource.indexOf('/');
   const [resource, subresource] = groupResource.slice(slash + 1).split('/');
-  const review = await admin.create(SubjectAccessReviews, {
-    metadata: {},
-    spec: {
-      user: `system:serviceaccount:${operatorNamespace}:${SERVICE_ACCOUNT_NAME}`,
-      groups: ['system:serviceaccounts', `system:serviceaccounts:${operatorNamespace}`, 'system:authenticated'],
-      resourceAttributes: {
-        verb, group: groupResource.slice(0, slash), resource, ...(subresource ? { subresource } : {}), ...(namespace ? { namespace } : {}),
-      },
+  return allowed(`system:serviceaccount:${operatorNamespace}:${SERVICE_ACCOUNT_NAME}`, operatorNamespace, {
+    resourceAttributes: {
+      verb, group: groupResource.slice(0, slash), resource, ...(subresource ? { subresource } : {}), ...(namespace ? { namespace } : {}),
     },
   });
+}
+
+/** Whether ServiceAccount `namespace/name` may `verb` the non-resource URL `path`. */
+async function saMayUrl(namespace: string, name: string, verb: string, path: string): Promise<boolean> {
+  return allowed(`system:serviceaccount:${namespace}:${name}`, namespace, { nonResourceAttributes: { verb, path } });
+}
+
+async function allowed(user: string, saNamespace: string, attributes: Record<string, unknown>): Promise<boolean> {
+  const review = await admin.create(SubjectAccessReviews, {
+    metadata: {},
+    spec: { user, groups: ['system:serviceaccounts', `system:serviceaccounts:${saNamespace}`, 'system:authenticated'], ...attributes },
+  });
   return (review.status as { allowed?: boolean } | undefined)?.allowed === true;
+}
+
+/** Whether the API server serves `group/version` (discovery). */
+async function serves(groupVersion: string): Promise<boolean> {
+  const [group] = groupVersion.split('/');
+  const discovery = await admin.request<{ versions?: { groupVersion: string }[] }>({ method: 'GET', path: `/apis/${group}` });
+  return (discovery.versions ?? []).some((v) => v.groupVersion === groupVersion);
 }
 
 /**
@@ -144,6 +168,9 @@ void describe('generated manifests on a real API server', () => {
   void it('accepts every object of the default install by server-side dry-run apply', async () => {
     await createCrds();
     const objects = roundTrip(allManifests());
+    for (const kind of ['Deployment', 'Service', 'PodDisruptionBudget', 'ValidatingWebhookConfiguration', 'Role']) {
+      assert.ok(objects.some((o) => o.kind === kind), `${kind} in the default install`);
+    }
     const namespaces = objects.filter((o) => o.kind === 'Namespace');
     assert.equal(namespaces.length, 1);
     // Namespaced objects can only be dry-run in a namespace that exists.
@@ -181,6 +208,17 @@ void describe('generated manifests on a real API server', () => {
     assert.deepEqual(accepted.spec, withDefaults(sample.spec as PtemplateSpecInput));
   });
 
+  void it('accepts the PodDisruptionBudget as policy/v1 too where the server serves it (Kubernetes 1.21 and later)', async (t) => {
+    const [pdb] = roundTrip(allManifests({ namespace: 'ops-pdb', podDisruptionBudgetApiVersion: 'policy/v1' }).filter((o) => o.kind === 'PodDisruptionBudget'));
+    if (!(await serves('policy/v1'))) {
+      t.diagnostic('this API server does not serve policy/v1 (Kubernetes 1.20): the default policy/v1beta1 is the one to use here');
+      assert.ok(await serves('policy/v1beta1'));
+      return;
+    }
+    await ensureNamespace('ops-pdb');
+    await dryRunApply(pdb!);
+  });
+
   void it('writes every config/ file as YAML that parses back to the objects it was rendered from', () => {
     for (const file of generateManifests()) roundTrip(file.objects);
     for (const file of generateManifests({ watchNamespace: 'team-a' })) roundTrip(file.objects);
@@ -191,17 +229,41 @@ void describe('generated RBAC, evaluated by the API server', () => {
   void it('lets the operator ServiceAccount do everything its code declares, cluster-wide, and never get a Secret', async () => {
     const namespace = 'ops-cluster';
     await installRbac(allManifests({ namespace }));
-    const keys = [...permissionKeys(operatorPermissions())];
+    const { manager, leaderElection } = splitLeaderElection(operatorPermissions());
+    const keys = [...permissionKeys(manager)];
     assert.ok(keys.length > 0);
     for (const key of keys) assert.ok(await saMay(namespace, key), `ServiceAccount may ${key}`);
     assert.equal(await saMay(namespace, 'get /secrets', 'default'), false, 'no get on secrets');
     assert.equal(await saMay(namespace, 'delete pt.example.com/ptemplates', 'default'), false, 'nothing beyond what the code declares');
+    const leaseKeys = [...permissionKeys(leaderElection)];
+    assert.ok(leaseKeys.length > 0);
+    for (const key of leaseKeys) {
+      assert.ok(await saMay(namespace, key, namespace), `ServiceAccount may ${key} in its own namespace`);
+      assert.equal(await saMay(namespace, key, 'kube-system'), false, `ServiceAccount may not ${key} in kube-system`);
+    }
+  });
+
+  void it('lets a ServiceAccount bound to the metrics-reader role get /metrics, and nothing else', async () => {
+    const namespace = 'monitoring-test';
+    const [reader] = allManifests().filter((o) => o.kind === 'ClusterRole' && o.metadata.name === METRICS_READER_ROLE_NAME);
+    await admin.apply(ClusterRoles, reader!);
+    await ensureNamespace(namespace);
+    await admin.apply(ClusterRoleBindings, {
+      apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: 'prometheus-reads-ptemplate-operator' },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: METRICS_READER_ROLE_NAME },
+      subjects: [{ kind: 'ServiceAccount', name: 'prometheus', namespace }],
+    });
+    assert.ok(await saMayUrl(namespace, 'prometheus', 'get', '/metrics'));
+    assert.equal(await saMayUrl(namespace, 'prometheus', 'get', '/debug/pprof'), false);
+    assert.equal(await allowed(`system:serviceaccount:${namespace}:prometheus`, namespace, {
+      resourceAttributes: { verb: 'list', group: 'pt.example.com', resource: 'ptemplates' },
+    }), false);
   });
 
   void it('in namespace-scoped mode allows namespaced resources only in the watched namespace and nodes cluster-wide', async () => {
     const namespace = 'ops-ns';
     await installRbac(allManifests({ namespace, watchNamespace: 'team-b' }));
-    const { namespaced, cluster } = splitByScope(operatorPermissions('team-b'));
+    const { namespaced, cluster } = splitByScope(splitLeaderElection(operatorPermissions('team-b')).manager);
     for (const key of permissionKeys(namespaced)) {
       assert.ok(await saMay(namespace, key, 'team-b'), `ServiceAccount may ${key} in team-b`);
       assert.equal(await saMay(namespace, key, 'elsewhere'), false, `ServiceAccount may not ${key} in another namespace`);

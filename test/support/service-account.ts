@@ -40,10 +40,10 @@ export async function serviceAccountKubeConfig(admin: Client, adminConfig: KubeC
  */
 export async function operatorIdentity(admin: Client, adminConfig: KubeConfig, editRole?: (role: KubeObject & { rules: PolicyRule[] }) => void): Promise<KubeConfig> {
   for (const obj of allManifests()) {
-    if (!['Namespace', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding'].includes(obj.kind!)) continue;
+    if (!['Namespace', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding'].includes(obj.kind!)) continue;
     if (obj.kind === 'ClusterRole' && obj.metadata.name === MANAGER_ROLE_NAME) editRole?.(obj as KubeObject & { rules: PolicyRule[] });
     const [group, version] = obj.apiVersion!.includes('/') ? obj.apiVersion!.split('/') as [string, string] : ['', obj.apiVersion!];
-    await admin.apply(defineResource({ group, version, kind: obj.kind!, plural: `${obj.kind!.toLowerCase()}s`, namespaced: obj.kind === 'ServiceAccount' }), obj);
+    await admin.apply(defineResource({ group, version, kind: obj.kind!, plural: `${obj.kind!.toLowerCase()}s`, namespaced: !!obj.metadata.namespace }), obj);
   }
   return serviceAccountKubeConfig(admin, adminConfig, DEFAULT_NAMESPACE, SERVICE_ACCOUNT_NAME);
 }

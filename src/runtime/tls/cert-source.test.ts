@@ -135,6 +135,18 @@ void describe('CertSource from a directory', () => {
 });
 
 void describe('loadCertSource', () => {
+  void it('generates a self-signed certificate when the folder of an absent optional Secret is empty', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'empty-certs-'));
+    const source = await loadCertSource({ certDir: dir, selfSigned: { commonName: 'svc', dnsNames: ['svc.ns.svc'] } });
+    try {
+      assert.equal(source.description, 'self-signed');
+      assert.equal(new X509Certificate(source.current().certPem).subjectAltName, 'DNS:svc.ns.svc');
+    } finally {
+      source.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   void it('generates a self-signed certificate when no folder is given', async () => {
     const source = await loadCertSource({ selfSigned: { commonName: 'svc', dnsNames: ['svc.ns.svc'] } });
     try {

@@ -3,7 +3,7 @@
 // self-signed certificate generated at start-up. Servers attach to the source and get each new
 // pair through setSecureContext, so renewed certificates are served without a restart.
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import { watch, type FSWatcher } from 'node:fs';
+import { existsSync, watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -211,9 +211,16 @@ export function validatePair(certPem: string, keyPem: string, where = ''): void 
   createSecureContext({ cert: certPem, key: keyPem });
 }
 
-/** The certificate of `certDir` when given, otherwise a generated self-signed one. */
+/**
+ * The certificate of `certDir` when it holds one, otherwise a generated self-signed one. An empty
+ * or missing folder is the normal case of an optional Secret that was not created (no cert-manager).
+ */
 export async function loadCertSource(options: LoadCertSourceOptions = {}): Promise<CertSource> {
-  if (options.certDir) return CertSource.fromDirectory(options.certDir, options);
+  if (options.certDir) {
+    const certFile = join(options.certDir, options.certFile ?? 'tls.crt');
+    if (existsSync(certFile)) return CertSource.fromDirectory(options.certDir, options);
+    options.log?.info({ certDir: options.certDir }, `no ${certFile}: serving a generated self-signed certificate`);
+  }
   const host = hostname();
   return CertSource.selfSigned(options.selfSigned ?? {
     commonName: 'localhost', dnsNames: [...new Set([host, 'localhost'])], ipAddresses: ['127.0.0.1', '::1'],
