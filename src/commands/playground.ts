@@ -32,7 +32,9 @@ export async function runPlayground(options: { log: Logger; signal: AbortSignal;
     await waitUntil(async () => (await admin.list(Ptemplates)).items && (await admin.list(Modules)).items, signal);
     progress('creating three simulated worker nodes...');
     await createSimulatedNodes(admin, ['worker-0', 'worker-1', 'worker-2'].map((name) => ({ name, labels: { [WORKER_LABEL]: '' } })));
-    sims = await startSimulators({ kubeConfig: cp.kubeConfig(), log: log.child({ component: 'simulators' }), loadDelayMs: 2000 });
+    // The simulators' own chatter only at debug level: the operator's logs are what a newcomer reads.
+    const simLog = log.isLevelEnabled('debug') ? log : log.child({}, { level: 'warn' });
+    sims = await startSimulators({ kubeConfig: cp.kubeConfig(), log: simLog, loadDelayMs: 2000 });
     const sample = await loadSample();
     await admin.apply(Ptemplates, sample);
     printWelcome(cp.kubeconfigPath, sample);
