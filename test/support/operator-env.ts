@@ -39,6 +39,10 @@ export interface OperatorEnvOptions {
   identity?: 'service-account' | 'admin';
   /** Edits the generated manager ClusterRole before it is applied (to prove a missing rule is noticed). */
   editRole?: (role: KubeObject & { rules: PolicyRule[] }) => void;
+  /** Namespace-scoped operator (and RBAC generated for that mode). */
+  namespace?: string;
+  /** Runs before the operator's identity is applied (e.g. to create the watched namespace). */
+  beforeIdentity?: (admin: Client) => Promise<void>;
 }
 
 export async function startOperatorEnv(options: OperatorEnvOptions = {}): Promise<OperatorEnv> {
@@ -58,8 +62,9 @@ export async function startOperatorEnv(options: OperatorEnvOptions = {}): Promis
     ]);
     sims = await startSimulators({ kubeConfig: cp.kubeConfig(), loadDelayMs: 100, log: testLog() });
     const registry = new Registry();
-    const kubeConfig = options.identity === 'admin' ? cp.kubeConfig() : await operatorIdentity(admin, cp.kubeConfig(), options.editRole);
-    const operator = createOperator({ kubeConfig, registry, log: testLog(), instance: 'test' });
+    await options.beforeIdentity?.(admin);
+    const kubeConfig = options.identity === 'admin' ? cp.kubeConfig() : await operatorIdentity(admin, cp.kubeConfig(), options.editRole, options.namespace);
+    const operator = createOperator({ kubeConfig, registry, log: testLog(), instance: 'test', ...(options.namespace ? { namespace: options.namespace } : {}) });
     running = operator.manager.start(abort.signal);
     await waitFor(() => operator.manager.cache.synced, { what: 'operator caches synced' });
     const runningSims = sims;

@@ -38,8 +38,8 @@ export async function serviceAccountKubeConfig(admin: Client, adminConfig: KubeC
  * Applies the generated operator identity (Namespace, ServiceAccount, ClusterRole, binding) and
  * returns a kubeconfig with its token. `editRole` may change the manager role first.
  */
-export async function operatorIdentity(admin: Client, adminConfig: KubeConfig, editRole?: (role: KubeObject & { rules: PolicyRule[] }) => void): Promise<KubeConfig> {
-  for (const obj of allManifests()) {
+export async function operatorIdentity(admin: Client, adminConfig: KubeConfig, editRole?: (role: KubeObject & { rules: PolicyRule[] }) => void, watchNamespace?: string): Promise<KubeConfig> {
+  for (const obj of allManifests(watchNamespace ? { watchNamespace } : {})) {
     if (!['Namespace', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding'].includes(obj.kind!)) continue;
     if (obj.kind === 'ClusterRole' && obj.metadata.name === MANAGER_ROLE_NAME) editRole?.(obj as KubeObject & { rules: PolicyRule[] });
     const [group, version] = obj.apiVersion!.includes('/') ? obj.apiVersion!.split('/') as [string, string] : ['', obj.apiVersion!];
