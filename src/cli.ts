@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Logger } from 'pino';
 import { runOperator } from './commands/run.ts';
+import { shutdownSignal } from './commands/signals.ts';
 import { Client, loadKubeConfig } from './runtime/client/client.ts';
 import { ApiError } from './runtime/client/errors.ts';
 import { defaultLeaseNamespace } from './runtime/leaderelection/leader-election.ts';
@@ -102,7 +103,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   process.on('unhandledRejection', (reason) => log.error({ err: reason }, 'unhandled promise rejection (a bug; the operator keeps running)'));
 
-  const signal = shutdownSignal(log);
+  const signal = shutdownSignal({ log });
   const common = {
     log, signal,
     metricsAddress: values['metrics-bind-address'] ?? env.METRICS_BIND_ADDRESS ?? '127.0.0.1:8080',
@@ -208,22 +209,6 @@ function positiveInt(value: string | undefined, flag: string): number | undefine
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag} must be a whole number of at least 1, not "${value}"`);
   return n;
-}
-
-/** First SIGINT/SIGTERM: stop gracefully. A second one: exit at once. */
-function shutdownSignal(log: Logger): AbortSignal {
-  const abort = new AbortController();
-  const onSignal = (name: NodeJS.Signals) => {
-    if (abort.signal.aborted) {
-      log.warn(`${name} again: exiting now`);
-      process.exit(130);
-    }
-    log.info(`${name}: shutting down (send it again to exit at once)`);
-    abort.abort();
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  return abort.signal;
 }
 
 /** Why `start` should not use a cluster, or undefined when one answers. */

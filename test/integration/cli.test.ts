@@ -102,6 +102,28 @@ describe('ptemplate-operator CLI', () => {
     }
   });
 
+  it('runs two replicas with leader election: both ready, exactly one leading', async () => {
+    const replicas = await Promise.all([0, 1].map(async () => {
+      const probe = await freePort();
+      const metrics = await freePort();
+      const run = start(['run', '--kubeconfig', cp.kubeconfigPath, '--leader-elect', '--leader-election-namespace', 'default',
+        '--health-probe-bind-address', `127.0.0.1:${probe}`, '--metrics-bind-address', `127.0.0.1:${metrics}`, '--webhook-bind-address', '0']);
+      return { run, probe, metrics };
+    }));
+    const leading = async (port: number) => {
+      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      return /^leader_election_master_status\{name="ptemplate-operator.pt.example.com"\} 1$/m.test(text);
+    };
+    try {
+      for (const r of replicas) await waitFor(() => readyz(r.probe), { what: `/readyz of a replica; output:\n${r.run.output()}` });
+      await waitFor(async () => (await Promise.all(replicas.map((r) => leading(r.metrics)))).filter(Boolean).length === 1, { what: 'one leader' });
+      const states = await Promise.all(replicas.map((r) => leading(r.metrics)));
+      assert.deepEqual(states.filter(Boolean).length, 1, 'exactly one replica leads; the standby is ready all the same');
+    } finally {
+      for (const r of replicas) r.run.child.kill('SIGKILL');
+    }
+  });
+
   it('runs in-cluster from the service account files and KUBERNETES_SERVICE_HOST/PORT, like a pod', async (t) => {
     if (spawnSync('unshare', ['--mount', 'true']).status !== 0) {
       t.skip('needs mount namespaces (unshare) to place the service account files where client-node reads them');
