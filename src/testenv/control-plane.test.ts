@@ -178,7 +178,14 @@ void describe('ControlPlane lifecycle', () => {
       await assert.rejects(ControlPlane.start({ binDir }), /has no executable kube-controller-manager, kube-scheduler/);
       await assert.rejects(ControlPlane.start({ binDir, controllerManager: false, scheduler: false }), (err: Error) =>
         /kube-apiserver exited/.test(err.message) && /flag provided but not defined: --boom/.test(err.message));
-      const leftovers = (await readdir(tmpdir())).filter((e) => e.startsWith(TEMP_DIR_PREFIX) && !before.has(e));
+      // Only this process's dirs: another process on the machine may be starting a control plane too.
+      const ours = async (entry: string) => {
+        const state = await readFile(join(tmpdir(), entry, 'testenv.json'), 'utf8').catch(() => undefined);
+        return state !== undefined && (JSON.parse(state) as { ownerPid?: number }).ownerPid === process.pid;
+      };
+      const fresh = (await readdir(tmpdir())).filter((e) => e.startsWith(TEMP_DIR_PREFIX) && !before.has(e));
+      const leftovers = [];
+      for (const entry of fresh) if (await ours(entry)) leftovers.push(entry);
       assert.deepEqual(leftovers, [], 'a failed start removes its dir');
     } finally {
       await rm(binDir, { recursive: true, force: true });

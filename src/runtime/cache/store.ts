@@ -133,6 +133,8 @@ export class Store<T extends KubeObject> {
 function prepare<T extends KubeObject>(raw: T): T {
   if (Object.isFrozen(raw) && !raw.metadata.managedFields) return raw;
   const obj = Object.isFrozen(raw) ? structuredClone(raw) : raw;
-  delete obj.metadata.managedFields;
+  // A fresh metadata object rather than `delete`: deleting a key leaves V8 a slower, larger dictionary.
+  const { managedFields: _managedFields, ...metadata } = obj.metadata;
+  obj.metadata = metadata;
   return deepFreeze(obj);
 }
