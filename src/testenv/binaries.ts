@@ -10,6 +10,7 @@ import { homedir, hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { isAlive } from './cleanup.ts';
 
 export const KUBE_VERSION = 'v1.20.2';
 /**
@@ -160,14 +161,6 @@ interface LockHolder {
   since: string;
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 

@@ -171,7 +171,8 @@ async function writeState(dir: string, state: StateFile): Promise<void> {
 
 // --- Reaping leftovers ---
 
-function isAlive(pid: number): boolean {
+/** Whether a process with this pid exists (EPERM: it exists but is not ours). */
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -13,24 +13,14 @@ import type { KubeObject } from '../runtime/object.ts';
 import { ConfigMaps, Namespaces, Nodes, Pods } from '../runtime/resource.ts';
 import { resolveBinaries } from './binaries.ts';
 import { ControlPlane, reapLeftovers, TEMP_DIR_PREFIX } from './control-plane.ts';
+import { waitFor } from '../../test/support/wait.ts';
 
 const node = process.execPath;
 const controlPlaneModule = fileURLToPath(new URL('./control-plane.ts', import.meta.url));
 
-async function waitUntil<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const result = await check();
-      if (result !== undefined && result !== false) return result;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${last instanceof Error ? last.message : JSON.stringify(last)})` : ''}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
+/** `waitFor` with the description first, as these tests read best. */
+const waitUntil = <T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> =>
+  waitFor(check, { what, timeoutMs, intervalMs: 100 });
 
 /** Pids of live processes whose command line names `dir` (Linux /proc). */
 async function processesMentioning(dir: string): Promise<number[]> {

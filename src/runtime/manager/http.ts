@@ -44,6 +44,14 @@ export function parseAddress(address: string): { host: string; port: number } {
   return { host: host || '0.0.0.0', port };
 }
 
+/** Starts listening; rejects (instead of emitting 'error') when the address is taken. */
+export function listen(server: Pick<Server, 'once' | 'off' | 'listen'>, port: number, host: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => { server.off('error', reject); resolve(); });
+  });
+}
+
 export async function startHttpEndpoints(options: HttpEndpointsOptions): Promise<HttpEndpoints> {
   const { host, port } = parseAddress(options.address);
   const log = options.log ?? silentLogger;
@@ -90,10 +98,7 @@ export async function startHttpEndpoints(options: HttpEndpointsOptions): Promise
     server = createServer(route);
   }
   try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => { server.off('error', reject); resolve(); });
-    });
+    await listen(server, port, host);
   } catch (err) {
     detach();
     throw err;

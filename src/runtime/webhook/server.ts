@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { formatFieldErrors, type FieldError } from '../field-error.ts';
 import { silentLogger } from '../log.ts';
-import { parseAddress } from '../manager/http.ts';
+import { listen, parseAddress } from '../manager/http.ts';
 import type { CertSource } from '../tls/cert-source.ts';
 
 export const ADMISSION_API_VERSION = 'admission.k8s.io/v1';
@@ -384,10 +384,7 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
 
   const detach = options.certSource.attach(server);
   try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => { server.off('error', reject); resolve(); });
-    });
+    await listen(server, port, host);
   } catch (err) {
     detach();
     throw err;
