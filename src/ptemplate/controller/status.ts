@@ -48,7 +48,9 @@ export function consumersReadyCondition(ds: DaemonSet | undefined, pods: readonl
     return { status: 'False', reason: 'RollingOut', message: `the consumer DaemonSet ${ds.metadata.name} is rolling out a change` };
   }
   const desired = st.desiredNumberScheduled ?? 0;
-  const ready = st.numberReady ?? 0;
+  // Readiness from the pods themselves, so the condition always agrees with status.consumers
+  // (the DaemonSet's own count can run ahead of the pod events).
+  const ready = pods.filter(isPodReady).length;
   if (desired === 0) {
     return { status: 'False', reason: 'NoEligibleNodes', message: 'no node has the kernel module loaded and the device plugin ready yet, so no consumer can run' };
   }

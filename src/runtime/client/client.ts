@@ -9,6 +9,7 @@ import { apiVersionOf, resourcePath, type ResourceType } from '../resource.ts';
 import { apiErrorFrom, TooManyRequestsError, type Status } from './errors.ts';
 import { watchStream, type WatchEvent } from './watch.ts';
 import { permissionFor } from '../rbac.ts';
+import { TokenBucket } from './ratelimit.ts';
 
 export type { WatchEvent };
 
@@ -22,6 +23,8 @@ export interface ClientOptions {
   /** Registers `rest_client_requests_total` here when given. */
   registry?: Registry;
   userAgent?: string;
+  /** Client-side rate limit (watches excluded). Default: none; the Manager sets controller-runtime's 20 qps, burst 30. */
+  rateLimit?: { qps: number; burst: number } | undefined;
 }
 
 export interface ListOptions {
@@ -132,6 +135,7 @@ export class Client {
   readonly #timeoutMs: number;
   readonly #userAgent: string;
   readonly #metric: Counter<'code' | 'method' | 'host'> | undefined;
+  readonly #limiter: TokenBucket | undefined;
 
   constructor(kubeConfig: KubeConfig, options: ClientOptions = {}) {
     const cluster = kubeConfig.getCurrentCluster();
@@ -143,6 +147,7 @@ export class Client {
     this.#maxRetries = options.maxRetries ?? 5;
     this.#timeoutMs = options.requestTimeoutMs ?? 30_000;
     this.#userAgent = options.userAgent ?? 'ptemplate-operator';
+    this.#limiter = options.rateLimit ? new TokenBucket(options.rateLimit.qps, options.rateLimit.burst) : undefined;
     if (options.registry) {
       const existing = options.registry.getSingleMetric('rest_client_requests_total');
       this.#metric = (existing as Counter<'code' | 'method' | 'host'> | undefined) ?? new Counter({
@@ -276,6 +281,8 @@ export class Client {
   }
 
   async send(req: RawRequest, withTimeout: boolean) {
+    // Watches (no timeout: long-lived) are not rate limited, as in client-go.
+    if (withTimeout) await this.#limiter?.acquire(req.signal);
     const url = new URL(this.#server + req.path);
     for (const [k, v] of Object.entries(req.query ?? {})) if (v !== undefined && v !== '') url.searchParams.set(k, String(v));
     const ctx = new RequestContext(url.toString(), req.method);

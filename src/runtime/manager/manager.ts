@@ -39,7 +39,11 @@ export interface ManagerOptions {
   namespace?: string;
   fieldManager?: string;
   leaderGate?: LeaderGate;
+  /** Client-side rate limit of the manager's client. Default 20 qps, burst 30 (controller-runtime's). */
+  rateLimit?: { qps: number; burst: number };
 }
+
+export const DEFAULT_RATE_LIMIT = Object.freeze({ qps: 20, burst: 30 });
 
 export class Manager {
   readonly client: Client;
@@ -55,7 +59,9 @@ export class Manager {
     this.log = options.log ?? silentLogger;
     this.registry = options.registry ?? new Registry();
     if (options.client) this.client = options.client;
-    else if (options.kubeConfig) this.client = new Client(options.kubeConfig, { registry: this.registry, fieldManager: options.fieldManager });
+    else if (options.kubeConfig) {
+      this.client = new Client(options.kubeConfig, { registry: this.registry, fieldManager: options.fieldManager, rateLimit: options.rateLimit ?? DEFAULT_RATE_LIMIT });
+    }
     else throw new Error('Manager needs a kubeConfig or a client');
     this.cache = new Cache({ client: this.client, log: this.log, namespace: options.namespace });
     this.#leaderGate = options.leaderGate;

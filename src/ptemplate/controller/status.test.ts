@@ -1,0 +1,90 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { moduleReadyLabel } from '../../kmm/labels.ts';
+import type { Module } from '../../kmm/types.ts';
+import type { KubeObject } from '../../runtime/object.ts';
+import { withDefaults } from '../api/defaults.ts';
+import type { Ptemplate } from '../api/schema.ts';
+import type { DaemonSet } from './desired.ts';
+import { consumersReadyCondition, moduleLoadedCondition, nextStatus, readyCondition, statusEqual, type Pod } from './status.ts';
+
+const pt: Ptemplate = {
+  metadata: { name: 'pt', namespace: 'ns', uid: 'u1', generation: 3 },
+  spec: withDefaults({ selector: { gpu: 'yes' } }),
+};
+const node = (name: string, labels: Record<string, string>): KubeObject => ({ metadata: { name, labels } });
+const module = (status?: Module['status'], deleting = false): Module =>
+  ({ metadata: { name: 'pt', namespace: 'ns', ...(deleting ? { deletionTimestamp: '2026-01-01T00:00:00Z' } : {}) }, spec: { selector: {} }, ...(status ? { status } : {}) });
+const pod = (name: string, ready: boolean): Pod =>
+  ({ metadata: { name }, status: { conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }] } });
+const ds = (desired: number, generation = 1, observed = 1): DaemonSet =>
+  ({ metadata: { name: 'pt-consumer', generation }, status: { desiredNumberScheduled: desired, observedGeneration: observed } });
+
+describe('ModuleLoaded', () => {
+  const ready = moduleReadyLabel('ns', 'pt');
+  it('is True only when every node that needs the module has KMM\'s ready label', () => {
+    const nodes = [node('a', { gpu: 'yes', [ready]: '' }), node('b', { gpu: 'yes' }), node('c', {})];
+    const loading = moduleLoadedCondition(pt, module(), nodes);
+    assert.equal(loading.status, 'False');
+    assert.equal(loading.reason, 'Loading');
+    assert.match(loading.message, /1 of 2 nodes/);
+    const loaded = moduleLoadedCondition(pt, module(), [node('a', { gpu: 'yes', [ready]: '' }), node('b', { gpu: 'yes', [ready]: '' })]);
+    assert.equal(loaded.status, 'True');
+  });
+
+  it('counts only the nodes KMM wants when it has reported (nodes without a kernel mapping drop out)', () => {
+    const nodes = [node('a', { gpu: 'yes', [ready]: '' }), node('b', { gpu: 'yes' })];
+    assert.equal(moduleLoadedCondition(pt, module({ moduleLoader: { desiredNumber: 1 } }), nodes).status, 'True');
+  });
+
+  it('says why when nothing can load: no matching node, no Module yet, or an old one still terminating', () => {
+    assert.equal(moduleLoadedCondition(pt, module(), [node('c', {})]).reason, 'NoMatchingNodes');
+    assert.match(moduleLoadedCondition(pt, module(), [node('c', {})]).message, /spec\.selector/);
+    assert.equal(moduleLoadedCondition(pt, undefined, []).reason, 'ModuleCreating');
+    assert.equal(moduleLoadedCondition(pt, module(undefined, true), []).reason, 'WaitingForPreviousUnload');
+  });
+});
+
+describe('ConsumersReady', () => {
+  it('compares ready pods with the DaemonSet\'s desired count and names the pods it waits for', () => {
+    const waiting = consumersReadyCondition(ds(2), [pod('c-1', true), pod('c-2', false)]);
+    assert.equal(waiting.status, 'False');
+    assert.match(waiting.message, /1 of 2 .*c-2/);
+    assert.equal(consumersReadyCondition(ds(2), [pod('c-1', true), pod('c-2', true)]).status, 'True');
+  });
+
+  it('is not ready while nothing may run, while creating, or while a change rolls out', () => {
+    assert.equal(consumersReadyCondition(ds(0), []).reason, 'NoEligibleNodes');
+    assert.equal(consumersReadyCondition(undefined, []).reason, 'ConsumersCreating');
+    assert.equal(consumersReadyCondition(ds(2, 2, 1), []).reason, 'RollingOut');
+  });
+});
+
+describe('status', () => {
+  it('Ready follows the first condition that is not True', () => {
+    const t = { status: 'True' as const, reason: 'X', message: 'fine' };
+    const f = { status: 'False' as const, reason: 'Y', message: 'not yet' };
+    assert.equal(readyCondition(f, t).reason, 'ModuleNotLoaded');
+    assert.equal(readyCondition(t, f).reason, 'ConsumersNotReady');
+    assert.equal(readyCondition(t, t).status, 'True');
+  });
+
+  it('moves lastTransitionTime only when a condition flips, and compares equal when nothing changed', () => {
+    const c = { status: 'False' as const, reason: 'Loading', message: '1 of 2' };
+    const first = nextStatus(pt, { ready: c }, new Date('2026-01-01T00:00:00Z'));
+    assert.equal(first.observedGeneration, 3);
+    const again = nextStatus({ ...pt, status: first }, { ready: { ...c, message: '1 of 3' } }, new Date('2026-01-02T00:00:00Z'));
+    assert.equal(again.conditions![0]!.lastTransitionTime, '2026-01-01T00:00:00Z', 'same status: time kept');
+    const flipped = nextStatus({ ...pt, status: again }, { ready: { status: 'True', reason: 'Ready', message: 'ok' } }, new Date('2026-01-03T00:00:00Z'));
+    assert.equal(flipped.conditions![0]!.lastTransitionTime, '2026-01-03T00:00:00Z');
+    assert.ok(statusEqual(first, nextStatus({ ...pt, status: first }, { ready: c }, new Date('2026-02-01T00:00:00Z'))));
+    assert.ok(!statusEqual(first, again));
+  });
+
+  it('lists consumer pods sorted and reports zeros for an absent Module rather than dropping the field', () => {
+    const status = nextStatus(pt, { module: undefined, consumers: undefined, pods: [pod('b', true), pod('a', false)] }, new Date());
+    assert.deepEqual(status.consumers, ['a', 'b']);
+    assert.equal(status.consumersReady, 1);
+    assert.deepEqual(status.module?.loader, { desired: 0, available: 0, matching: 0 });
+  });
+});
