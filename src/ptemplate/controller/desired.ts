@@ -47,6 +47,16 @@ export function desiredModule(pt: Ptemplate, spec: PtemplateSpec): Module {
   return withAppliedHash(module, APPLIED_HASH_ANNOTATION);
 }
 
+/** The spec's selector plus KMM's "module loaded" and "device plugin ready" node labels. */
+export function consumerNodeSelector(pt: Ptemplate): Record<string, string> {
+  const { namespace, name } = pt.metadata;
+  return {
+    ...pt.spec.selector,
+    [moduleReadyLabel(namespace!, name!)]: '',
+    [devicePluginReadyLabel(namespace!, name!)]: '',
+  };
+}
+
 /**
  * The consumer DaemonSet. Its pods land only where KMM reports the module loaded and the device
  * plugin ready (node labels), and request the devices the plugin advertises, so a consumer never
@@ -58,11 +68,7 @@ export function desiredConsumers(pt: Ptemplate, spec: PtemplateSpec): DaemonSet 
   const labels = commonLabels(pt, CONSUMER_COMPONENT);
   const devices = String(spec.requiredDevices);
   const podSpec: Record<string, unknown> = {
-    nodeSelector: {
-      ...spec.selector,
-      [moduleReadyLabel(namespace, name)]: '',
-      [devicePluginReadyLabel(namespace, name)]: '',
-    },
+    nodeSelector: consumerNodeSelector({ ...pt, spec }),
     containers: [{
       name: 'consumer',
       image: spec.consumer,

@@ -17,10 +17,10 @@ import { DaemonSets, Nodes, Pods, Secrets, type ResourceType } from '../../runti
 import { withDefaults } from '../api/defaults.ts';
 import { ModuleState, Ptemplates, type Ptemplate, type PtemplateSpec, type PtemplateStatus } from '../api/schema.ts';
 import { validatePtemplate } from '../api/validate.ts';
-import { desiredConsumers, desiredModule, type DaemonSet } from './desired.ts';
+import { consumerNodeSelector, desiredConsumers, desiredModule, type DaemonSet } from './desired.ts';
 import { consumerKey, moduleKey, PTEMPLATE_UID_LABEL, UNLOAD_FINALIZER } from './names.ts';
 import {
-  consumersReadyCondition, moduleLoadedCondition, nextStatus, readyCondition, statusEqual, type Condition, type Pod, type StatusInput,
+  consumersReadyCondition, moduleLoadedCondition, nextStatus, nodeMatches, readyCondition, statusEqual, type Condition, type Pod, type StatusInput,
 } from './status.ts';
 
 export interface PtemplateReconcilerDeps {
@@ -129,7 +129,8 @@ export class PtemplateReconciler {
     const nodes = this.#cache.list(Nodes);
     const pods = this.#consumerPods(pt);
     const moduleLoaded = moduleLoadedCondition(pt, module, nodes);
-    const consumersReady = consumersReadyCondition(consumers, pods);
+    const eligible = nodes.filter((n) => nodeMatches(n, consumerNodeSelector(pt))).length;
+    const consumersReady = consumersReadyCondition(consumers, pods, eligible);
     return this.#writeStatus(pt, {
       ready: readyCondition(moduleLoaded, consumersReady), moduleLoaded, consumersReady, module, consumers, pods,
     });

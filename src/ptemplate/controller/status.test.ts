@@ -51,6 +51,8 @@ describe('ConsumersReady', () => {
     assert.equal(waiting.status, 'False');
     assert.match(waiting.message, /1 of 2 .*c-2/);
     assert.equal(consumersReadyCondition(ds(2), [pod('c-1', true), pod('c-2', true)]).status, 'True');
+    // A node just labelled by KMM counts before the DaemonSet controller has caught up.
+    assert.equal(consumersReadyCondition(ds(1), [pod('c-1', true)], 2).status, 'False');
   });
 
   it('is not ready while nothing may run, while creating, or while a change rolls out', () => {

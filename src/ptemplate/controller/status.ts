@@ -41,13 +41,18 @@ export function moduleLoadedCondition(pt: Ptemplate, module: Module | undefined,
 }
 
 /** ConsumersReady while the module should be loaded. */
-export function consumersReadyCondition(ds: DaemonSet | undefined, pods: readonly Pod[]): Condition {
+/**
+ * ConsumersReady while the module should be loaded. `eligibleNodes` counts the nodes whose labels
+ * the consumers' nodeSelector matches (selector plus KMM's marks): the DaemonSet's own desired
+ * count lags behind a node that was just labelled.
+ */
+export function consumersReadyCondition(ds: DaemonSet | undefined, pods: readonly Pod[], eligibleNodes = 0): Condition {
   if (!ds) return { status: 'False', reason: 'ConsumersCreating', message: 'creating the consumer DaemonSet' };
   const st = ds.status ?? {};
   if ((st.observedGeneration ?? 0) < (ds.metadata.generation ?? 0)) {
     return { status: 'False', reason: 'RollingOut', message: `the consumer DaemonSet ${ds.metadata.name} is rolling out a change` };
   }
-  const desired = st.desiredNumberScheduled ?? 0;
+  const desired = Math.max(st.desiredNumberScheduled ?? 0, eligibleNodes);
   // Readiness from the pods themselves, so the condition always agrees with status.consumers
   // (the DaemonSet's own count can run ahead of the pod events).
   const ready = pods.filter(isPodReady).length;
