@@ -119,15 +119,22 @@ export class Watchdog {
     const watchdog = this.#child;
     if (watchdog.exitCode === null && watchdog.signalCode === null) {
       const exited = new Promise<void>((resolve) => watchdog.once('exit', () => resolve()));
-      watchdog.kill('SIGKILL');
+      this.killSync();
       await exitsWithin(exited, KILL_WAIT_MS);
     }
   }
 
-  /** For 'exit' and signals: kill the watchdog without awaiting anything. */
+  /**
+   * For 'exit' and signals: kill the watchdog without awaiting anything. Its whole process group:
+   * a `$(...)` subshell of the script, forked at that moment, would otherwise outlive it.
+   */
   killSync(): void {
-    if (this.#child.pid) {
-      try { process.kill(this.#child.pid, 'SIGKILL'); } catch { /* gone */ }
+    const pid = this.#child.pid;
+    if (!pid) return;
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
     }
   }
 }
