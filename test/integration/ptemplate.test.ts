@@ -57,6 +57,20 @@ async function waitForCondition(key: ObjectKey, type: string, status: string, re
   });
 }
 
+/**
+ * Starts watching for the Module of `key` to start terminating, and resolves with the number of
+ * consumer pods that still existed at that moment (0 when the unload order is right).
+ */
+function podsLeftWhenModuleDeleted(key: ObjectKey): Promise<number> {
+  let pods = -1;
+  return waitFor(async () => {
+    const m = await get<Module>(Modules, key);
+    if (m && !m.metadata.deletionTimestamp) return false;
+    pods = (await consumerPods(key.namespace!)).length;
+    return true;
+  }, { what: 'Module deletion', timeoutMs: 60_000, intervalMs: 5 }).then(() => pods);
+}
+
 async function consumerPods(namespace: string): Promise<KubeObject[]> {
   return (await env.admin.list(Pods, { namespace })).items;
 }
@@ -162,18 +176,9 @@ describe('Ptemplate operator', () => {
     const key = { namespace: ns, name: 'pt' };
     await waitForCondition(key, 'Ready', 'True');
     // Watch the order: when the Module starts terminating, no consumer pod may be left.
-    let podsWhenModuleDeleted: number | undefined;
-    const watchOrder = (async () => {
-      await waitFor(async () => {
-        const m = await get<Module>(Modules, key);
-        if (m && !m.metadata.deletionTimestamp) return false;
-        podsWhenModuleDeleted = (await consumerPods(ns)).length;
-        return true;
-      }, { what: 'Module deletion', timeoutMs: 60_000, intervalMs: 5 });
-    })();
+    const podsLeft = podsLeftWhenModuleDeleted(key);
     await env.admin.patch(Ptemplates, key, { spec: { moduleState: 'Unloaded' } }, 'merge');
-    await watchOrder;
-    assert.equal(podsWhenModuleDeleted, 0, 'consumers must be gone before the Module is deleted');
+    assert.equal(await podsLeft, 0, 'consumers must be gone before the Module is deleted');
     await waitFor(() => gone(Modules, key), { what: 'Module gone' });
     const unloaded = await waitForCondition(key, 'Ready', 'True', 'Unloaded');
     assert.equal(condition(unloaded, 'ModuleLoaded')?.reason, 'Unloaded');
@@ -218,16 +223,9 @@ describe('Ptemplate operator', () => {
     const key = { namespace: ns, name: 'pt' };
     await waitForCondition(key, 'Ready', 'True');
     assert.ok((await get(Ptemplates, key))?.metadata.finalizers?.includes('pt.example.com/unload'));
-    let podsWhenModuleDeleted: number | undefined;
-    const watchOrder = waitFor(async () => {
-      const m = await get<Module>(Modules, key);
-      if (m && !m.metadata.deletionTimestamp) return false;
-      podsWhenModuleDeleted = (await consumerPods(ns)).length;
-      return true;
-    }, { what: 'Module deletion', timeoutMs: 60_000, intervalMs: 5 });
+    const podsLeft = podsLeftWhenModuleDeleted(key);
     await env.admin.delete(Ptemplates, key);
-    await watchOrder;
-    assert.equal(podsWhenModuleDeleted, 0, 'consumers must be gone before the Module is deleted');
+    assert.equal(await podsLeft, 0, 'consumers must be gone before the Module is deleted');
     await waitFor(() => gone(Ptemplates, key), { what: 'Ptemplate released', timeoutMs: 60_000 });
     assert.ok(await gone(Modules, key));
     assert.ok(await gone(DaemonSets, { namespace: ns, name: 'pt-consumer' }));

@@ -6,10 +6,10 @@ import { Client, type WatchOptions, type WatchEvent } from '../../src/runtime/cl
 import { Cache } from '../../src/runtime/cache/cache.ts';
 import { Manager } from '../../src/runtime/manager/manager.ts';
 import { silentLogger } from '../../src/runtime/log.ts';
-import { ConfigMaps, CustomResourceDefinitions, Namespaces, type ResourceType } from '../../src/runtime/resource.ts';
+import { ConfigMaps, Namespaces, type ResourceType } from '../../src/runtime/resource.ts';
 import type { KubeObject } from '../../src/runtime/object.ts';
 import { waitFor } from '../support/wait.ts';
-import { addWidgetController, widgetCrd, Widgets } from '../support/sample-controller.ts';
+import { addWidgetController, installWidgetCrd, Widgets } from '../support/sample-controller.ts';
 
 interface ConfigMap extends KubeObject { data?: Record<string, string> }
 
@@ -36,8 +36,7 @@ before(async () => {
   // Without the watch cache, watches are served by etcd itself, so compaction really expires them.
   cp = await ControlPlane.start({ watchCache: false });
   admin = new Client(cp.kubeConfig());
-  await admin.create(CustomResourceDefinitions, widgetCrd);
-  await waitFor(async () => (await admin.list(Widgets)).items !== undefined, { what: 'Widget CRD served' });
+  await installWidgetCrd(admin);
 });
 
 after(async () => {

@@ -5,10 +5,10 @@ import { ControlPlane } from '../../src/testenv/control-plane.ts';
 import { Client } from '../../src/runtime/client/client.ts';
 import { NotFoundError } from '../../src/runtime/client/errors.ts';
 import { Manager } from '../../src/runtime/manager/manager.ts';
-import { ConfigMaps, CustomResourceDefinitions, Namespaces } from '../../src/runtime/resource.ts';
+import { ConfigMaps, Namespaces } from '../../src/runtime/resource.ts';
 import type { KubeObject } from '../../src/runtime/object.ts';
 import { waitFor } from '../support/wait.ts';
-import { addWidgetController, widgetCrd, Widgets } from '../support/sample-controller.ts';
+import { addWidgetController, installWidgetCrd, Widgets } from '../support/sample-controller.ts';
 
 interface ConfigMap extends KubeObject { data?: Record<string, string> }
 
@@ -33,8 +33,7 @@ async function startManager(namespace?: string) {
 before(async () => {
   cp = await ControlPlane.start();
   admin = new Client(cp.kubeConfig());
-  await admin.create(CustomResourceDefinitions, widgetCrd);
-  await waitFor(async () => (await admin.list(Widgets)).items !== undefined, { what: 'Widget CRD served' });
+  await installWidgetCrd(admin);
 });
 
 after(async () => {

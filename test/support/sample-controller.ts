@@ -1,7 +1,9 @@
 // A minimal controller used by the runtime's integration tests: for every Widget it keeps a
 // ConfigMap `<name>-data` holding spec.data, and reports status. It exercises the whole path
 // (watch -> cache -> queue -> reconcile -> apply -> status) without any Ptemplate knowledge.
-import { ConfigMaps, defineResource, type ResourceType } from '../../src/runtime/resource.ts';
+import { ConfigMaps, CustomResourceDefinitions, defineResource, type ResourceType } from '../../src/runtime/resource.ts';
+import type { Client } from '../../src/runtime/client/client.ts';
+import { waitFor } from './wait.ts';
 import type { KubeObject } from '../../src/runtime/object.ts';
 import type { Manager } from '../../src/runtime/manager/manager.ts';
 import type { Controller } from '../../src/runtime/controller/controller.ts';
@@ -37,6 +39,12 @@ export const widgetCrd = {
     }],
   },
 };
+
+/** Installs the Widget CRD and waits until the API server serves it. */
+export async function installWidgetCrd(admin: Client): Promise<void> {
+  await admin.create(CustomResourceDefinitions, widgetCrd);
+  await waitFor(async () => (await admin.list(Widgets)).items !== undefined, { what: 'Widget CRD served' });
+}
 
 interface ConfigMap extends KubeObject {
   data?: Record<string, string>;

@@ -5,50 +5,10 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { Registry, type Gauge } from 'prom-client';
 import { AlreadyExistsError, ConflictError, ServerError } from '../client/errors.ts';
-import { defaultLeaseNamespace, LeaderElector, leaderElectionPermissions, microTime, type ElectorClock, type Lease, type LeaseStore } from './leader-election.ts';
+import { defaultLeaseNamespace, LeaderElector, leaderElectionPermissions, microTime, type Lease, type LeaseStore } from './leader-election.ts';
+import { FakeClock, settle } from '../../../test/support/fake-clock.ts';
 
 const EPOCH = Date.parse('2024-05-01T12:00:00Z');
-
-/** Manual time: timers fire only from advance(), in due order, letting async work run between them. */
-class FakeClock implements ElectorClock {
-  #now = 0;
-  #seq = 0;
-  readonly #timers: { at: number; seq: number; fn: () => void }[] = [];
-
-  now(): number {
-    return this.#now;
-  }
-
-  wallNow(): Date {
-    return new Date(EPOCH + this.#now);
-  }
-
-  setTimeout(fn: () => void, ms: number): { cancel(): void } {
-    const timer = { at: this.#now + Math.max(0, ms), seq: this.#seq++, fn };
-    this.#timers.push(timer);
-    return { cancel: () => { const i = this.#timers.indexOf(timer); if (i >= 0) this.#timers.splice(i, 1); } };
-  }
-
-  async advance(ms: number): Promise<void> {
-    const target = this.#now + ms;
-    await settle();
-    for (;;) {
-      const due = this.#timers.filter((t) => t.at <= target).sort((a, b) => a.at - b.at || a.seq - b.seq)[0];
-      if (!due) break;
-      this.#timers.splice(this.#timers.indexOf(due), 1);
-      this.#now = Math.max(this.#now, due.at);
-      due.fn();
-      await settle();
-    }
-    this.#now = target;
-    await settle();
-  }
-}
-
-/** Lets every pending promise chain run (the fake store answers within microtasks). */
-const settle = async (): Promise<void> => {
-  for (let i = 0; i < 3; i++) await new Promise((resolve) => setImmediate(resolve));
-};
 
 const PATH = '/apis/coordination.k8s.io/v1/namespaces/ns/leases/lock';
 
@@ -127,7 +87,7 @@ function track(promise: Promise<boolean>): { done: boolean; result: boolean | un
 
 describe('LeaderElector', () => {
   it('creates a missing lease and leads at once', async () => {
-    const clock = new FakeClock();
+    const clock = new FakeClock(EPOCH);
     const leases = new FakeLeases();
     const registry = new Registry();
     const a = elector('a', leases, clock, registry);
@@ -150,16 +110,16 @@ describe('LeaderElector', () => {
   });
 
   it('renews every retry period and keeps the acquire time', async () => {
-    const clock = new FakeClock();
+    const clock = new FakeClock(EPOCH);
     const leases = new FakeLeases();
     const a = elector('a', leases, clock);
     await a.acquire(new AbortController().signal);
     const acquired = leases.lease?.spec?.acquireTime;
 
-    await clock.advance(500);
+    await clock.advanceSettling(500);
     assert.equal(leases.updates, 1);
     assert.equal(leases.lease?.spec?.renewTime, microTime(new Date(EPOCH + 500)));
-    await clock.advance(500);
+    await clock.advanceSettling(500);
     assert.equal(leases.updates, 2);
     assert.equal(leases.lease?.spec?.acquireTime, acquired);
     assert.equal(leases.lease?.spec?.leaseTransitions, 0);
@@ -167,7 +127,7 @@ describe('LeaderElector', () => {
   });
 
   it('does not take a lease another candidate keeps renewing', async () => {
-    const clock = new FakeClock();
+    const clock = new FakeClock(EPOCH);
     const leases = new FakeLeases();
     const a = elector('a', leases, clock);
     const b = elector('b', leases, clock);
@@ -175,7 +135,7 @@ describe('LeaderElector', () => {
     const abortB = new AbortController();
     const bAcquire = track(b.acquire(abortB.signal));
 
-    await clock.advance(10 * timing.leaseDurationMs);
+    await clock.advanceSettling(10 * timing.leaseDurationMs);
     assert.equal(bAcquire.done, false);
     assert.equal(b.isLeader(), false);
     assert.equal(b.leader, 'a');
@@ -188,7 +148,7 @@ describe('LeaderElector', () => {
   });
 
   it('counts expiry from its own observation of the last change, not from the remote renewTime', async () => {
-    const clock = new FakeClock();
+    const clock = new FakeClock(EPOCH);
     const leases = new FakeLeases();
     // Written by a holder whose clock is far behind: by the timestamps it expired long ago.
     leases.write({ holderIdentity: 'ghost', leaseDurationSeconds: 3, renewTime: '2000-01-01T00:00:00.000000Z', leaseTransitions: 4 });
@@ -197,15 +157,15 @@ describe('LeaderElector', () => {
     await settle();
     assert.equal(bAcquire.done, false, 'a lease seen for the first time counts as freshly renewed');
 
-    await clock.advance(2500);
+    await clock.advanceSettling(2500);
     assert.equal(bAcquire.done, false);
     // The holder renews: the record changed, so the lease duration starts again from now.
     leases.write({ holderIdentity: 'ghost', leaseDurationSeconds: 3, renewTime: '2000-01-01T00:00:02.000000Z', leaseTransitions: 4 });
-    await clock.advance(1000);
+    await clock.advanceSettling(1000);
     assert.equal(bAcquire.done, false, 'a renewal observed at 3000 ms keeps the lease until 6000 ms');
-    await clock.advance(2000);
+    await clock.advanceSettling(2000);
     assert.equal(bAcquire.done, false);
-    await clock.advance(1000);
+    await clock.advanceSettling(1000);
     assert.deepEqual(bAcquire, { done: true, result: true });
     assert.equal(leases.lease?.spec?.holderIdentity, 'b');
     assert.equal(leases.lease?.spec?.leaseTransitions, 5);
@@ -213,20 +173,20 @@ describe('LeaderElector', () => {
   });
 
   it('uses the lease duration written in the lease', async () => {
-    const clock = new FakeClock();
+    const clock = new FakeClock(EPOCH);
     const leases = new FakeLeases();
     leases.write({ holderIdentity: 'ghost', leaseDurationSeconds: 1, leaseTransitions: 0 });
     const b = elector('b', leases, clock);
     const bAcquire = track(b.acquire(new AbortController().signal));
-    await clock.advance(500);
+    await clock.advanceSettling(500);
     assert.equal(bAcquire.done, false);
-    await clock.advance(500);
+    await clock.advanceSettling(500);
     assert.deepEqual(bAcquire, { done: true, result: true });
     await b.release();
   });
 
   it('loses a round to a competing writer (409) without taking the lease', async () => {
-    const clock = new FakeClock();
+    const clock = new FakeClock(EPOCH);
     const leases = new FakeLeases();
     leases.write({ holderIdentity: '', leaseDurationSeconds: 1, leaseTransitions: 2 });
     let raced = false;
@@ -243,27 +203,27 @@ describe('LeaderElector', () => {
     assert.equal(bAcquire.done, false);
     assert.equal(leases.lease?.spec?.holderIdentity, 'c');
 
-    await clock.advance(500);
+    await clock.advanceSettling(500);
     assert.equal(b.leader, 'c', 'the next round sees the winner');
     assert.equal(bAcquire.done, false);
     abortB.abort();
   });
 
   it('loses leadership when no renewal succeeds within the renew deadline, before the lease expires for others', async () => {
-    const clock = new FakeClock();
+    const clock = new FakeClock(EPOCH);
     const leases = new FakeLeases();
     const registry = new Registry();
     const a = elector('a', leases, clock, registry);
     await a.acquire(new AbortController().signal);
-    await clock.advance(500); // a renewal whose attempt started at 500 ms succeeds
+    await clock.advanceSettling(500); // a renewal whose attempt started at 500 ms succeeds
     assert.equal(leases.updates, 1);
     leases.failure = new ServerError(500, { message: 'etcd is gone' }, 'GET', PATH);
 
     // Others saw that renewal no earlier than 500 ms, so they may take over from 3500 ms.
-    await clock.advance(500 + timing.renewDeadlineMs - 1 - 500);
+    await clock.advanceSettling(500 + timing.renewDeadlineMs - 1 - 500);
     assert.equal(a.lost.aborted, false);
     assert.equal(a.isLeader(), true);
-    await clock.advance(1);
+    await clock.advanceSettling(1);
     assert.equal(a.lost.aborted, true);
     assert.equal(clock.now(), 500 + timing.renewDeadlineMs);
     assert.ok(clock.now() < 500 + timing.leaseDurationMs);
@@ -279,41 +239,41 @@ describe('LeaderElector', () => {
   });
 
   it('loses leadership at the deadline even while a renewal hangs, and aborts that request', async () => {
-    const clock = new FakeClock();
+    const clock = new FakeClock(EPOCH);
     const leases = new FakeLeases();
     const a = elector('a', leases, clock);
     await a.acquire(new AbortController().signal);
     leases.hang = true;
 
-    await clock.advance(timing.renewDeadlineMs - 1);
+    await clock.advanceSettling(timing.renewDeadlineMs - 1);
     assert.equal(a.lost.aborted, false);
-    await clock.advance(1);
+    await clock.advanceSettling(1);
     assert.equal(a.lost.aborted, true);
     assert.equal(leases.abortedCalls, 1);
   });
 
   it('loses leadership at once when it sees another holder', async () => {
-    const clock = new FakeClock();
+    const clock = new FakeClock(EPOCH);
     const leases = new FakeLeases();
     const a = elector('a', leases, clock);
     await a.acquire(new AbortController().signal);
     leases.write({ holderIdentity: 'usurper', leaseDurationSeconds: 3, leaseTransitions: 1 });
 
-    await clock.advance(500);
+    await clock.advanceSettling(500);
     assert.equal(a.lost.aborted, true);
     assert.equal(a.leader, 'usurper');
     assert.equal(leases.lease?.spec?.holderIdentity, 'usurper');
   });
 
   it('releases on request so that another candidate takes over without waiting for expiry', async () => {
-    const clock = new FakeClock();
+    const clock = new FakeClock(EPOCH);
     const leases = new FakeLeases();
     const registry = new Registry();
     const a = elector('a', leases, clock, registry);
     const b = elector('b', leases, clock);
     await a.acquire(new AbortController().signal);
     const bAcquire = track(b.acquire(new AbortController().signal));
-    await clock.advance(1000);
+    await clock.advanceSettling(1000);
     assert.equal(bAcquire.done, false);
 
     await a.release();
@@ -324,26 +284,26 @@ describe('LeaderElector', () => {
     assert.equal(leases.lease?.spec?.leaseDurationSeconds, 1);
     assert.equal(leases.lease?.spec?.leaseTransitions, 0);
 
-    await clock.advance(timing.retryPeriodMs);
+    await clock.advanceSettling(timing.retryPeriodMs);
     assert.deepEqual(bAcquire, { done: true, result: true });
     assert.equal(leases.lease?.spec?.holderIdentity, 'b');
     assert.equal(leases.lease?.spec?.leaseTransitions, 1);
 
     // The released elector renews no more (a renewal would now see b and report a loss).
-    await clock.advance(5 * timing.retryPeriodMs);
+    await clock.advanceSettling(5 * timing.retryPeriodMs);
     assert.equal(leases.lease?.spec?.holderIdentity, 'b');
     assert.equal(a.lost.aborted, false);
     await b.release();
   });
 
   it('keeps renewing after the acquire signal aborts, until release', async () => {
-    const clock = new FakeClock();
+    const clock = new FakeClock(EPOCH);
     const leases = new FakeLeases();
     const a = elector('a', leases, clock);
     const abort = new AbortController();
     await a.acquire(abort.signal);
     abort.abort();
-    await clock.advance(2 * timing.leaseDurationMs);
+    await clock.advanceSettling(2 * timing.leaseDurationMs);
     assert.equal(a.lost.aborted, false);
     assert.equal(a.isLeader(), true);
     assert.equal(leases.lease?.spec?.holderIdentity, 'a');

@@ -2,45 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Registry } from 'prom-client';
 import { WorkQueueMetricsProvider } from './metrics.ts';
-import { WorkQueue, type Clock } from './queue.ts';
-
-/** Manual time: timers fire only from advance(), in due order. */
-class FakeClock implements Clock {
-  #now = 0;
-  #seq = 0;
-  readonly #timers: { at: number; seq: number; fn: () => void }[] = [];
-
-  now(): number {
-    return this.#now;
-  }
-
-  setTimeout(fn: () => void, ms: number): { cancel(): void } {
-    const timer = { at: this.#now + ms, seq: this.#seq++, fn };
-    this.#timers.push(timer);
-    return {
-      cancel: () => {
-        const i = this.#timers.indexOf(timer);
-        if (i >= 0) this.#timers.splice(i, 1);
-      },
-    };
-  }
-
-  get pendingTimers(): number {
-    return this.#timers.length;
-  }
-
-  advance(ms: number): void {
-    const target = this.#now + ms;
-    for (;;) {
-      const due = this.#timers.filter((t) => t.at <= target).sort((a, b) => a.at - b.at || a.seq - b.seq)[0];
-      if (!due) break;
-      this.#timers.splice(this.#timers.indexOf(due), 1);
-      this.#now = Math.max(this.#now, due.at);
-      due.fn();
-    }
-    this.#now = target;
-  }
-}
+import { WorkQueue } from './queue.ts';
+import { FakeClock } from '../../../test/support/fake-clock.ts';
 
 const macrotask = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
