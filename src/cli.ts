@@ -9,6 +9,7 @@ import { runOperator } from './commands/run.ts';
 import { shutdownSignal } from './commands/signals.ts';
 import { Client, loadKubeConfig } from './runtime/client/client.ts';
 import { ApiError } from './runtime/client/errors.ts';
+import type { RateLimitPolicy } from './runtime/client/ratelimit.ts';
 import { defaultLeaseNamespace } from './runtime/leaderelection/leader-election.ts';
 import { createLogger, type LogFormat } from './runtime/log.ts';
 
@@ -32,7 +33,11 @@ Flags (environment variable in brackets):
   --metrics-cert-dir DIR            tls.crt and tls.key for secure metrics, reloaded when they change [METRICS_CERT_DIR];
                                     default a generated self-signed certificate
   --health-probe-bind-address ADDR  /healthz and /readyz, host:port or 0 [HEALTH_PROBE_BIND_ADDRESS]; default :8081
-  --max-concurrent-reconciles N     parallel reconciles [MAX_CONCURRENT_RECONCILES]; default 2
+  --max-concurrent-reconciles N     parallel reconciles [MAX_CONCURRENT_RECONCILES]; default 16 (reconciles wait on the
+                                    API server, they rarely use the CPU)
+  --kube-api-qps N                  client-side limit on API requests per second [KUBE_API_QPS]; 0 for none; default: none
+                                    while the API server paces requests itself (Priority and Fairness), else 100
+  --kube-api-burst N                requests allowed at once above --kube-api-qps [KUBE_API_BURST]; default 2 x qps
   --leader-elect[=true|false]       reconcile only while holding the leader Lease, so replicas can stand by [LEADER_ELECT];
                                     default true in a cluster, false otherwise
   --no-leader-elect                 same as --leader-elect=false
@@ -60,6 +65,8 @@ const flagSpec = {
   'metrics-cert-dir': { type: 'string' },
   'health-probe-bind-address': { type: 'string' },
   'max-concurrent-reconciles': { type: 'string' },
+  'kube-api-qps': { type: 'string' },
+  'kube-api-burst': { type: 'string' },
   'leader-elect': { type: 'boolean' },
   'leader-election-namespace': { type: 'string' },
   'leader-election-id': { type: 'string' },
@@ -111,6 +118,7 @@ export async function main(argv: string[]): Promise<number> {
   };
   try {
     const maxConcurrentReconciles = positiveInt(values['max-concurrent-reconciles'] ?? env.MAX_CONCURRENT_RECONCILES, '--max-concurrent-reconciles');
+    const rateLimit = parseRateLimit(values['kube-api-qps'] ?? env.KUBE_API_QPS, values['kube-api-burst'] ?? env.KUBE_API_BURST);
     const namespace = values.namespace ?? env.WATCH_NAMESPACE ?? undefined;
     const metrics = {
       metricsSecure: values['metrics-secure'] ?? parseBool(env.METRICS_SECURE, 'METRICS_SECURE') ?? !!env.KUBERNETES_SERVICE_HOST,
@@ -134,7 +142,7 @@ export async function main(argv: string[]): Promise<number> {
     switch (command) {
       case 'run': {
         const kubeConfig = loadKubeConfig({ kubeconfig: values.kubeconfig, context: values.context });
-        await runOperator({ ...common, ...metrics, kubeConfig, namespace: namespace || undefined, maxConcurrentReconciles, leaderElection, webhook });
+        await runOperator({ ...common, ...metrics, kubeConfig, namespace: namespace || undefined, maxConcurrentReconciles, rateLimit, leaderElection, webhook });
         return 0;
       }
       case 'start': {
@@ -145,7 +153,7 @@ export async function main(argv: string[]): Promise<number> {
           await runPlayground(common);
         } else {
           const kubeConfig = loadKubeConfig({ kubeconfig: values.kubeconfig, context: values.context });
-          await runOperator({ ...common, ...metrics, kubeConfig, namespace: namespace || undefined, maxConcurrentReconciles, leaderElection, webhook });
+          await runOperator({ ...common, ...metrics, kubeConfig, namespace: namespace || undefined, maxConcurrentReconciles, rateLimit, leaderElection, webhook });
         }
         return 0;
       }
@@ -209,6 +217,19 @@ function positiveInt(value: string | undefined, flag: string): number | undefine
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag} must be a whole number of at least 1, not "${value}"`);
   return n;
+}
+
+/** `--kube-api-qps` / `--kube-api-burst`: unset means let the server pace us; 0 means no limit. */
+function parseRateLimit(qpsValue: string | undefined, burstValue: string | undefined): RateLimitPolicy {
+  if (qpsValue === undefined || qpsValue === '') {
+    if (burstValue !== undefined && burstValue !== '') throw new UsageError('--kube-api-burst needs --kube-api-qps');
+    return 'server';
+  }
+  const qps = Number(qpsValue);
+  if (!Number.isFinite(qps) || qps < 0) throw new UsageError(`--kube-api-qps must be a number of at least 0, not "${qpsValue}"`);
+  if (qps === 0) return 'none';
+  const burst = positiveInt(burstValue, '--kube-api-burst') ?? Math.max(1, Math.ceil(2 * qps));
+  return { qps, burst };
 }
 
 /** Why `start` should not use a cluster, or undefined when one answers. */

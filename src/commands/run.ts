@@ -1,6 +1,7 @@
 // `ptemplate-operator run`: the operator against a cluster (kubeconfig or in-cluster).
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import type { RateLimitPolicy } from '../runtime/client/ratelimit.ts';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { createOperator } from '../ptemplate/operator.ts';
 import { LeaderElector } from '../runtime/leaderelection/leader-election.ts';
@@ -20,6 +21,8 @@ export interface RunOptions {
   /** tls.crt and tls.key for the secure metrics server; default: a generated self-signed certificate. */
   metricsCertDir?: string | undefined;
   maxConcurrentReconciles?: number | undefined;
+  /** Client-side rate limit; default `'server'` (see ManagerOptions.rateLimit). */
+  rateLimit?: RateLimitPolicy | undefined;
   /** The validating admission webhook; absent: not served. */
   webhook?: WebhookSettings | undefined;
   /** Reconcile only while holding a Lease (replicas stand by); absent or disabled: always reconcile. */
@@ -73,6 +76,7 @@ export async function runOperator(options: RunOptions): Promise<void> {
     kubeConfig: options.kubeConfig, log, registry, secureMetrics: !!options.metricsSecure,
     ...(options.namespace ? { namespace: options.namespace } : {}),
     ...(options.maxConcurrentReconciles ? { maxConcurrentReconciles: options.maxConcurrentReconciles } : {}),
+    ...(options.rateLimit ? { rateLimit: options.rateLimit } : {}),
     ...(leaderGate ? { leaderGate } : {}),
   });
   log.info({ server: manager.client.server, namespace: options.namespace ?? '(all)' }, 'starting ptemplate-operator');

@@ -5,6 +5,7 @@ import { hostname } from 'node:os';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import type { RateLimitPolicy } from '../runtime/client/ratelimit.ts';
 import { EventRecorder } from '../runtime/events.ts';
 import { silentLogger } from '../runtime/log.ts';
 import { delegatedAuthPermissions } from '../runtime/manager/auth.ts';
@@ -29,7 +30,10 @@ export interface OperatorOptions {
   namespace?: string;
   /** Names this replica in events. Default: POD_NAME or the host name. */
   instance?: string;
+  /** Parallel reconciles. Default 16 (see PtemplateControllerOptions). */
   maxConcurrentReconciles?: number;
+  /** The manager client's rate limit. Default `'server'` (see ManagerOptions.rateLimit). */
+  rateLimit?: RateLimitPolicy;
   /** Runs the controllers only while this replica leads (declares the Lease permissions). */
   leaderGate?: LeaderGate;
   /** Metrics are served with delegated authentication and authorization: declares the TokenReview and SubjectAccessReview permissions. */
@@ -61,6 +65,7 @@ export function createOperator(options: OperatorOptions): Operator {
     ...(options.registry ? { registry: options.registry } : {}),
     ...(options.namespace ? { namespace: options.namespace } : {}),
     ...(options.leaderGate ? { leaderGate: options.leaderGate } : {}),
+    ...(options.rateLimit ? { rateLimit: options.rateLimit } : {}),
   });
   const recorder = new EventRecorder({
     client: manager.client, controller: REPORTING_CONTROLLER,

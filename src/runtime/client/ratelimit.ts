@@ -1,8 +1,18 @@
-// Client-side request rate limit (client-go's token bucket): a controller that suddenly has much
-// to do spreads its requests instead of hammering the API server.
+// Client-side request rate limits. client-go's token bucket spreads a burst of work over time; but
+// an API server with Priority and Fairness (on by default since Kubernetes 1.20) already paces each
+// client itself, answering 429 with Retry-After (which the client honours), and then a client-side
+// bucket only turns a burst of work into minutes of waiting. `ServerPacedLimit` therefore drops
+// its bucket as soon as a response carries APF's `X-Kubernetes-PF-*` headers.
 import { delay } from '../abortable.ts';
 
-export class TokenBucket {
+/** What the client asks before each request (watches excluded) and tells after each response. */
+export interface RequestLimiter {
+  acquire(signal?: AbortSignal): Promise<void>;
+  /** Sees the headers of every response (lower-cased names). */
+  observe?(headers: Readonly<Record<string, string>>): void;
+}
+
+export class TokenBucket implements RequestLimiter {
   readonly #qps: number;
   readonly #burst: number;
   readonly #now: () => number;
@@ -37,4 +47,51 @@ export class TokenBucket {
     this.#queue = turn.catch(() => {});
     return turn;
   }
+}
+
+/** Response headers by which an API server with Priority and Fairness names the flow schema and priority level of a request. */
+export const APF_HEADERS = ['x-kubernetes-pf-flowschema-uid', 'x-kubernetes-pf-prioritylevel-uid'] as const;
+
+/**
+ * A fallback token bucket that stays in force only until a response shows that the server paces
+ * requests itself (APF). Servers without APF (disabled by a flag, or very old) keep the bucket.
+ */
+export class ServerPacedLimit implements RequestLimiter {
+  readonly #fallback: TokenBucket;
+  #serverPaces = false;
+
+  constructor(fallback: { qps: number; burst: number }, now?: () => number) {
+    this.#fallback = new TokenBucket(fallback.qps, fallback.burst, now);
+  }
+
+  /** True once a response carried APF's headers. */
+  get serverPaces(): boolean {
+    return this.#serverPaces;
+  }
+
+  acquire(signal?: AbortSignal): Promise<void> {
+    return this.#serverPaces ? Promise.resolve() : this.#fallback.acquire(signal);
+  }
+
+  observe(headers: Readonly<Record<string, string>>): void {
+    if (!this.#serverPaces && APF_HEADERS.some((h) => headers[h])) this.#serverPaces = true;
+  }
+}
+
+/**
+ * How a client limits its request rate:
+ * - `'server'`: let the API server pace us (APF), with `fallback` while a response has not yet
+ *   shown APF's headers and for servers without APF;
+ * - `{ qps, burst }`: a fixed token bucket, whatever the server does;
+ * - `'none'`: no client-side limit at all.
+ */
+export type RateLimitPolicy = 'none' | 'server' | { qps: number; burst: number };
+
+/** The fallback bucket of the `'server'` policy: generous, for API servers without APF. */
+export const SERVER_PACED_FALLBACK = Object.freeze({ qps: 100, burst: 200 });
+
+export function requestLimiter(policy: RateLimitPolicy | undefined): RequestLimiter | undefined {
+  if (policy === undefined || policy === 'none') return undefined;
+  if (policy === 'server') return new ServerPacedLimit(SERVER_PACED_FALLBACK);
+  return new TokenBucket(policy.qps, policy.burst);
 }

@@ -7,6 +7,7 @@ import { Registry } from 'prom-client';
 import { aborted } from '../abortable.ts';
 import { Cache } from '../cache/cache.ts';
 import { Client } from '../client/client.ts';
+import type { RateLimitPolicy } from '../client/ratelimit.ts';
 import { ControllerBuilder } from '../controller/builder.ts';
 import { silentLogger } from '../log.ts';
 import type { Permission } from '../rbac.ts';
@@ -39,11 +40,16 @@ export interface ManagerOptions {
   namespace?: string;
   fieldManager?: string;
   leaderGate?: LeaderGate;
-  /** Client-side rate limit of the manager's client. Default 20 qps, burst 30 (controller-runtime's). */
-  rateLimit?: { qps: number; burst: number };
+  /**
+   * Client-side rate limit of the manager's client. Default `'server'`: no client-side bucket once
+   * the API server shows it paces requests (Priority and Fairness), 100 qps / burst 200 before that
+   * and for servers without it. controller-runtime's fixed 20 qps / burst 30 turns a burst of work
+   * (a restart, a thousand new objects) into minutes of waiting on a server that is idle.
+   */
+  rateLimit?: RateLimitPolicy;
 }
 
-export const DEFAULT_RATE_LIMIT = Object.freeze({ qps: 20, burst: 30 });
+export const DEFAULT_RATE_LIMIT: RateLimitPolicy = 'server';
 
 export class Manager {
   readonly client: Client;
