@@ -29,6 +29,12 @@ void describe('applied hash', () => {
     assert.ok(!needsApply(current, current));
     assert.ok(needsApply(next, current), 'subset alone would miss the dropped toleration');
   });
+  void it('needs no apply for an object from a list, which carries no apiVersion and kind', () => {
+    const desired = withAppliedHash({ apiVersion: 'apps/v1', kind: 'DaemonSet', ...base }, 'h');
+    const { apiVersion: _a, kind: _k, ...fromList } = desired;
+    assert.ok(!needsApply(desired, fromList));
+    assert.ok(needsApply(desired, { ...fromList, spec: { tolerations: [{ key: 'other' }] } }), 'content is still compared');
+  });
   void it('asks for an apply when the object is missing', () => {
     assert.ok(needsApply(withAppliedHash(base, 'h'), undefined));
   });

@@ -42,7 +42,13 @@ export function withAppliedHash<T extends KubeObject>(desired: T, annotation: st
   return { ...desired, metadata: { ...desired.metadata, annotations: { ...desired.metadata.annotations, [annotation]: hash } } };
 }
 
-/** True when applying `desired` (as returned by withAppliedHash) would change `current`. */
+/**
+ * True when applying `desired` (as returned by withAppliedHash) would change `current`. The type
+ * (`apiVersion`, `kind`) is not compared: objects from a list carry none, and the cache holds
+ * objects of one type per informer anyway.
+ */
 export function needsApply(desired: KubeObject, current: KubeObject | undefined): boolean {
-  return !current || !isSubset(desired, current);
+  if (!current) return true;
+  const { apiVersion: _apiVersion, kind: _kind, ...content } = desired;
+  return !isSubset(content, current);
 }

@@ -7,6 +7,7 @@ import { createSimulatedNodes, startSimulators, type RunningSimulators } from '.
 import { ptemplateCrd } from '../../src/ptemplate/api/crd.ts';
 import { Ptemplates } from '../../src/ptemplate/api/schema.ts';
 import { createOperator, type Operator } from '../../src/ptemplate/operator.ts';
+import type { LeaderGate } from '../../src/runtime/manager/manager.ts';
 import { Client } from '../../src/runtime/client/client.ts';
 import { createLogger, silentLogger } from '../../src/runtime/log.ts';
 import { CustomResourceDefinitions, Namespaces } from '../../src/runtime/resource.ts';
@@ -26,7 +27,27 @@ export interface OperatorEnv {
   /** Total reconciles of the Ptemplate controller so far. */
   reconciles(): Promise<number>;
   createNamespace(name: string): Promise<void>;
+  /** Stops the operator started with the environment (the simulators and the control plane keep running). */
+  stopOperator(): Promise<void>;
+  /** Starts one more operator with the same identity (a restart, a second replica); stopped by stop() too. */
+  startOperator(options?: { leaderGate?: LeaderGate; instance?: string }): Promise<ExtraOperator>;
   stop(): Promise<void>;
+}
+
+export interface ExtraOperator {
+  operator: Operator;
+  registry: Registry;
+  /** The manager's start(): resolves once it stopped. */
+  done: Promise<void>;
+  /** Aborts the manager and waits for it. */
+  stop(): Promise<void>;
+}
+
+/** Total reconciles of the Ptemplate controller in this registry. */
+export async function reconcileCount(registry: Registry): Promise<number> {
+  const metric = registry.getSingleMetric('controller_runtime_reconcile_total') as Counter | undefined;
+  const values = (await metric?.get())?.values ?? [];
+  return values.filter((v) => v.labels.controller === 'ptemplate').reduce((sum, v) => sum + v.value, 0);
 }
 
 const testLog = () => (process.env.TEST_LOG_LEVEL ? createLogger({ level: process.env.TEST_LOG_LEVEL as 'debug', format: 'text' }) : silentLogger);
@@ -68,18 +89,41 @@ export async function startOperatorEnv(options: OperatorEnvOptions = {}): Promis
     running = operator.manager.start(abort.signal);
     await waitFor(() => operator.manager.cache.synced, { what: 'operator caches synced' });
     const runningSims = sims;
+    const extras: ExtraOperator[] = [];
     return {
       cp, admin, operator, registry,
-      async reconciles() {
-        const metric = registry.getSingleMetric('controller_runtime_reconcile_total') as Counter | undefined;
-        const values = (await metric?.get())?.values ?? [];
-        return values.filter((v) => v.labels.controller === 'ptemplate').reduce((sum, v) => sum + v.value, 0);
+      reconciles: () => reconcileCount(registry),
+      async stopOperator() {
+        abort.abort();
+        await running;
+        await operator.recorder.flush();
+      },
+      async startOperator(extra = {}) {
+        const extraRegistry = new Registry();
+        const another = createOperator({
+          kubeConfig, registry: extraRegistry, log: testLog(), instance: extra.instance ?? `test-${extras.length + 2}`,
+          ...(options.namespace ? { namespace: options.namespace } : {}), ...(extra.leaderGate ? { leaderGate: extra.leaderGate } : {}),
+        });
+        const stopper = new AbortController();
+        const done = another.manager.start(stopper.signal);
+        const handle: ExtraOperator = {
+          operator: another, registry: extraRegistry, done,
+          async stop() {
+            stopper.abort();
+            await done.catch(() => {});
+            await another.recorder.flush();
+          },
+        };
+        extras.push(handle);
+        await waitFor(() => another.manager.cache.synced, { what: 'the extra operator\'s caches synced' });
+        return handle;
       },
       async createNamespace(name: string) {
         await admin.create(Namespaces, { metadata: { name } });
       },
       async stop() {
         abort.abort();
+        await Promise.all(extras.map((e) => e.stop()));
         await running;
         await operator.recorder.flush();
         await runningSims.stop();

@@ -9,7 +9,7 @@ import { apiVersionOf, resourcePath, type ResourceType } from '../resource.ts';
 import { apiErrorFrom, TooManyRequestsError, type Status } from './errors.ts';
 import { watchStream, type WatchEvent } from './watch.ts';
 import { permissionFor } from '../rbac.ts';
-import { TokenBucket } from './ratelimit.ts';
+import { requestLimiter, type RateLimitPolicy, type RequestLimiter } from './ratelimit.ts';
 
 export type { WatchEvent };
 
@@ -23,8 +23,11 @@ export interface ClientOptions {
   /** Registers `rest_client_requests_total` here when given. */
   registry?: Registry;
   userAgent?: string;
-  /** Client-side rate limit (watches excluded). Default: none; the Manager sets controller-runtime's 20 qps, burst 30. */
-  rateLimit?: { qps: number; burst: number } | undefined;
+  /**
+   * Client-side rate limit (watches excluded), see RateLimitPolicy. Default `'none'`; the Manager
+   * defaults to `'server'` (the API server's Priority and Fairness paces us).
+   */
+  rateLimit?: RateLimitPolicy | undefined;
 }
 
 export interface ListOptions {
@@ -135,7 +138,7 @@ export class Client {
   readonly #timeoutMs: number;
   readonly #userAgent: string;
   readonly #metric: Counter<'code' | 'method' | 'host'> | undefined;
-  readonly #limiter: TokenBucket | undefined;
+  readonly #limiter: RequestLimiter | undefined;
 
   constructor(kubeConfig: KubeConfig, options: ClientOptions = {}) {
     const cluster = kubeConfig.getCurrentCluster();
@@ -147,7 +150,7 @@ export class Client {
     this.#maxRetries = options.maxRetries ?? 5;
     this.#timeoutMs = options.requestTimeoutMs ?? 30_000;
     this.#userAgent = options.userAgent ?? 'ptemplate-operator';
-    this.#limiter = options.rateLimit ? new TokenBucket(options.rateLimit.qps, options.rateLimit.burst) : undefined;
+    this.#limiter = requestLimiter(options.rateLimit);
     if (options.registry) {
       const existing = options.registry.getSingleMetric('rest_client_requests_total');
       this.#metric = (existing as Counter<'code' | 'method' | 'host'> | undefined) ?? new Counter({
@@ -213,13 +216,22 @@ export class Client {
    * the resource type when missing.
    */
   async apply<T extends KubeObject>(rt: ResourceType<T>, obj: T, opts: ApplyOptions = {}): Promise<T> {
+    return (await this.applyWithResult(rt, obj, opts)).object;
+  }
+
+  /**
+   * Server-side apply that also says whether it created the object (201) or changed an existing
+   * one (200): the response decides, not a guess from the cache or the generation.
+   */
+  async applyWithResult<T extends KubeObject>(rt: ResourceType<T>, obj: T, opts: ApplyOptions = {}): Promise<{ object: T; created: boolean }> {
     const { namespace, name } = obj.metadata;
     if (!name) throw new Error(`apply ${rt.kind}: metadata.name is required`);
-    return this.request<T>({
+    const { body, code } = await this.requestWithStatus<T>({
       method: 'PATCH', verb: 'APPLY', path: resourcePath(rt, { namespace, name, subresource: opts.subresource }), body: withTypeMeta(rt, obj),
       contentType: 'application/apply-patch+yaml', signal: opts.signal,
       query: { fieldManager: opts.fieldManager ?? this.fieldManager, force: opts.force ?? true, dryRun: opts.dryRun ? 'All' : undefined },
     });
+    return { object: body, created: code === 201 };
   }
 
   /** Server-side apply to the status subresource. */
@@ -258,12 +270,17 @@ export class Client {
 
   /** Any request, parsed as JSON, with errors mapped to typed ApiErrors. */
   async request<T>(req: RawRequest): Promise<T> {
+    return (await this.requestWithStatus<T>(req)).body;
+  }
+
+  /** As request(), with the HTTP status code of the successful response. */
+  async requestWithStatus<T>(req: RawRequest): Promise<{ body: T; code: number }> {
     const verb = req.verb ?? req.method;
     for (let attempt = 0; ; attempt++) {
       const response = await this.send(req, true);
       const text = await response.body.text();
       if (response.httpStatusCode >= 200 && response.httpStatusCode < 300) {
-        return (text ? JSON.parse(text) : undefined) as T;
+        return { body: (text ? JSON.parse(text) : undefined) as T, code: response.httpStatusCode };
       }
       const status = parseStatus(text, response.httpStatusCode);
       const retryAfter = Number(response.headers['retry-after']);
@@ -299,6 +316,7 @@ export class Client {
     try {
       const response = await this.#http.send(ctx).toPromise();
       this.#count(verb, req.method, response.httpStatusCode, req.path);
+      this.#limiter?.observe?.(response.headers);
       return response;
     } catch (err) {
       this.#count(verb, req.method, '<error>', req.path);

@@ -71,6 +71,11 @@ export class Controller {
     return this.#active === 0 && this.queue.length === 0;
   }
 
+  /** Idle, and no delayed requeue waiting either: nothing will run until a new event comes. */
+  get settled(): boolean {
+    return this.idle && this.queue.waiting === 0;
+  }
+
   /** Feeds the queue from an informer: every event passing the predicates is mapped to keys. */
   watch<T extends KubeObject>(informer: Informer<T>, map: MapFunc<T>, predicates: readonly Predicate<T>[] = []): void {
     const enqueue = (obj: T) => { for (const key of map(obj)) this.queue.add(key); };

@@ -198,6 +198,11 @@ export class WorkQueue<T = string> {
     return this.#queue.length;
   }
 
+  /** Items waiting for a delay (addAfter, backoff) to pass. */
+  get waiting(): number {
+    return this.#waiting.size;
+  }
+
   get shuttingDown(): boolean {
     return this.#shuttingDown;
   }
