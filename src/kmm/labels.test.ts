@@ -4,6 +4,7 @@ import {
   devicePluginReadyLabel,
   isDevicePluginReadyOn,
   isModuleReadyOn,
+  moduleOfNodeLabel,
   moduleReadyLabel,
   readyNodeSelector,
 } from './labels.ts';
@@ -44,4 +45,15 @@ void test('a node labelled by KMM satisfies the selector readyNodeSelector build
   const node = { metadata: { labels: { [moduleReadyLabel('ops', 'm')]: '', [devicePluginReadyLabel('ops', 'm')]: '', zone: 'a' } } };
   for (const [key, value] of Object.entries(selector)) assert.equal(node.metadata.labels[key], value);
   assert.equal(isModuleReadyOn(node, 'ops', 'm') && isDevicePluginReadyOn(node, 'ops', 'm'), true);
+});
+
+void test('every KMM node label of a module leads back to that module, also for names with dots', () => {
+  const want = { namespace: 'ops', name: 'pt.v2' };
+  assert.deepEqual(moduleOfNodeLabel(moduleReadyLabel('ops', 'pt.v2')), want);
+  assert.deepEqual(moduleOfNodeLabel(devicePluginReadyLabel('ops', 'pt.v2')), want);
+  assert.deepEqual(moduleOfNodeLabel('kmm.node.kubernetes.io/ops.pt.v2.version.ready'), want);
+  assert.deepEqual(moduleOfNodeLabel('kmm.node.kubernetes.io/version-module.ops.pt.v2'), want);
+  assert.equal(moduleOfNodeLabel('kubernetes.io/hostname'), undefined);
+  assert.equal(moduleOfNodeLabel('kmm.node.kubernetes.io/nodot.ready'), undefined);
+  assert.equal(moduleOfNodeLabel('kmm.node.kubernetes.io/ops.pt.other'), undefined);
 });

@@ -15,6 +15,26 @@ export function devicePluginReadyLabel(namespace: string, name: string): string 
   return `${PREFIX}${namespace}.${name}.device-plugin-ready`;
 }
 
+const NODE_LABEL_SUFFIXES = ['.device-plugin-ready', '.version.ready', '.ready'] as const;
+const VERSION_LABEL_PREFIX = 'version-module.';
+
+/**
+ * The Module a KMM node label is about (`<ns>.<name>.ready`, `.device-plugin-ready`,
+ * `.version.ready`, `version-module.<ns>.<name>`), or undefined for any other label. Namespaces
+ * are DNS labels (no dots), so the first dot ends the namespace; names may hold dots.
+ */
+export function moduleOfNodeLabel(label: string): { namespace: string; name: string } | undefined {
+  if (!label.startsWith(PREFIX)) return undefined;
+  let rest = label.slice(PREFIX.length);
+  const suffix = NODE_LABEL_SUFFIXES.find((s) => rest.endsWith(s));
+  if (suffix) rest = rest.slice(0, -suffix.length);
+  else if (rest.startsWith(VERSION_LABEL_PREFIX)) rest = rest.slice(VERSION_LABEL_PREFIX.length);
+  else return undefined;
+  const dot = rest.indexOf('.');
+  if (dot <= 0 || dot === rest.length - 1) return undefined;
+  return { namespace: rest.slice(0, dot), name: rest.slice(dot + 1) };
+}
+
 interface Labelled {
   metadata?: Pick<ObjectMeta, 'labels'>;
 }

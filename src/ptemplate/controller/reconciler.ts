@@ -11,7 +11,8 @@ import type { ReconcileContext, ReconcileResult, Request } from '../../runtime/c
 import type { EventRecorder } from '../../runtime/events.ts';
 import { formatFieldErrors, type FieldError } from '../../runtime/field-error.ts';
 import { addFinalizer, hasFinalizer, removeFinalizer } from '../../runtime/finalizers.ts';
-import type { KubeObject } from '../../runtime/object.ts';
+import { keyOf, type KubeObject } from '../../runtime/object.ts';
+import { StatusPacer } from '../../runtime/status-pacer.ts';
 import { getControllerOf } from '../../runtime/owners.ts';
 import { DaemonSets, Nodes, Pods, Secrets, type ResourceType } from '../../runtime/resource.ts';
 import { withDefaults } from '../api/defaults.ts';
@@ -20,7 +21,7 @@ import { validatePtemplate } from '../api/validate.ts';
 import { consumerNodeSelector, desiredConsumers, desiredModule, type DaemonSet } from './desired.ts';
 import { consumerKey, moduleKey, PTEMPLATE_UID_LABEL, UNLOAD_FINALIZER } from './names.ts';
 import {
-  consumersReadyCondition, moduleLoadedCondition, nextStatus, nodeMatches, readyCondition, statusEqual, type Condition, type Pod, type StatusInput,
+  consumersReadyCondition, moduleLoadedCondition, nextStatus, nodeMatches, readyCondition, statusEqual, statusUrgent, type Condition, type Pod, type StatusInput,
 } from './status.ts';
 
 export interface PtemplateReconcilerDeps {
@@ -28,6 +29,8 @@ export interface PtemplateReconcilerDeps {
   cache: Cache;
   recorder: EventRecorder;
   now?: () => Date;
+  /** Paces progress-only status writes. Default: a StatusPacer with its defaults. */
+  statusPacer?: StatusPacer;
   /** Told each status a reconcile computes (written or not) and when a Ptemplate is gone: the metrics. */
   statusObserver?: PtemplateStatusObserver;
 }
@@ -35,6 +38,11 @@ export interface PtemplateReconcilerDeps {
 export interface PtemplateStatusObserver {
   observe(pt: Ptemplate, status: PtemplateStatus): void;
   forget(request: Request): void;
+}
+
+interface AppliedChild {
+  what: string;
+  created: boolean;
 }
 
 type UnloadProgress = { done: true } | { done: false; moduleLoaded: Condition; consumersReady: Condition };
@@ -45,6 +53,7 @@ export class PtemplateReconciler {
   readonly #recorder: EventRecorder;
   readonly #now: () => Date;
   readonly #observer: PtemplateStatusObserver | undefined;
+  readonly #pacer: StatusPacer;
 
   constructor(deps: PtemplateReconcilerDeps) {
     this.#client = deps.client;
@@ -52,12 +61,14 @@ export class PtemplateReconciler {
     this.#recorder = deps.recorder;
     this.#now = deps.now ?? (() => new Date());
     this.#observer = deps.statusObserver;
+    this.#pacer = deps.statusPacer ?? new StatusPacer();
   }
 
   readonly reconcile = async (request: Request, ctx: ReconcileContext): Promise<ReconcileResult | void> => {
     let pt = this.#cache.get(Ptemplates, request);
     if (!pt) {
       this.#observer?.forget(request);
+      this.#pacer.forget(keyOf(request));
       return;
     }
     if (pt.metadata.deletionTimestamp) return this.#finalize(pt, ctx.log);
@@ -109,11 +120,12 @@ export class PtemplateReconciler {
       this.#event(pt, 'Warning', 'ChildConflict', 'Apply', conflict);
       return this.#writeStatus(pt, { ready: { status: 'False', reason: 'ChildConflict', message: conflict } });
     }
+    const applied: AppliedChild[] = [];
     // A Module still terminating from an earlier unload cannot be re-created (409): wait for its deletion event.
     if (!module?.metadata.deletionTimestamp && needsApply(wantModule, module)) {
-      module = await this.#client.apply(Modules, wantModule);
-      log.info({ module: wantModule.metadata.name }, module.metadata.generation === 1 ? 'created Module' : 'updated Module');
-      this.#event(pt, 'Normal', module.metadata.generation === 1 ? 'ModuleCreated' : 'ModuleUpdated', 'Apply', `KMM Module ${wantModule.metadata.name} ${module.metadata.generation === 1 ? 'created' : 'updated'}`);
+      const result = await this.#client.applyWithResult(Modules, wantModule);
+      module = result.object;
+      applied.push({ what: `KMM Module ${wantModule.metadata.name}`, created: result.created });
     }
     const wantConsumers = desiredConsumers(pt, spec);
     let consumers = this.#cache.get<DaemonSet>(DaemonSets, consumerKey(pt));
@@ -121,12 +133,13 @@ export class PtemplateReconciler {
     // No consumers while the old Module unloads: a consumer holding the device would make the
     // unload (modprobe -r) fail, and the old Module would never go away.
     else if (!module?.metadata.deletionTimestamp && needsApply(wantConsumers, consumers)) {
-      consumers = await this.#client.apply(DaemonSets, wantConsumers);
-      const created = consumers.metadata.generation === 1;
-      log.info({ daemonSet: wantConsumers.metadata.name }, created ? 'created consumer DaemonSet' : 'updated consumer DaemonSet');
-      this.#event(pt, 'Normal', created ? 'ConsumersCreated' : 'ConsumersUpdated', 'Apply', `consumer DaemonSet ${wantConsumers.metadata.name} ${created ? 'created' : 'updated'}`);
+      const result = await this.#client.applyWithResult(DaemonSets, wantConsumers);
+      consumers = result.object;
+      applied.push({ what: `consumer DaemonSet ${wantConsumers.metadata.name}`, created: result.created });
     }
-    const nodes = this.#cache.list(Nodes);
+    this.#reportApplied(pt, applied, log);
+    // Only the nodes the selector picks: a reconcile costs its own nodes, not the whole cluster.
+    const nodes = this.#cache.list(Nodes, { labels: pt.spec.selector });
     const pods = this.#consumerPods(pt);
     const moduleLoaded = moduleLoadedCondition(pt, module, nodes);
     const eligible = nodes.filter((n) => nodeMatches(n, consumerNodeSelector(pt))).length;
@@ -163,15 +176,14 @@ export class PtemplateReconciler {
     return { done: true };
   }
 
-  async #finalize(pt: Ptemplate, log: Logger): Promise<void> {
+  async #finalize(pt: Ptemplate, log: Logger): Promise<ReconcileResult | void> {
     if (!hasFinalizer(pt, UNLOAD_FINALIZER)) return;
     const progress = await this.#unload(pt, log);
     if (!progress.done) {
-      await this.#writeStatus(pt, {
+      return this.#writeStatus(pt, {
         ready: { status: 'False', reason: 'Deleting', message: `deleting: ${progress.moduleLoaded.message}` },
         moduleLoaded: progress.moduleLoaded, consumersReady: progress.consumersReady, pods: this.#consumerPods(pt),
       });
-      return;
     }
     try {
       await removeFinalizer(this.#client, Ptemplates, pt, UNLOAD_FINALIZER);
@@ -208,10 +220,16 @@ export class PtemplateReconciler {
     }
   }
 
-  async #writeStatus(pt: Ptemplate, input: StatusInput): Promise<void> {
+  /** Writes the status when it changed; progress-only changes are paced (see StatusPacer). */
+  async #writeStatus(pt: Ptemplate, input: StatusInput): Promise<ReconcileResult | void> {
     const status = nextStatus(pt, input, this.#now());
     this.#observer?.observe(pt, status);
     if (statusEqual(pt.status, status)) return;
+    const key = keyOf(pt);
+    const urgent = statusUrgent(pt.status, status);
+    const wait = this.#pacer.delay(key, urgent);
+    if (wait > 0) return { requeueAfter: wait };
+    this.#pacer.written(key, urgent);
     try {
       await this.#client.applyStatus(Ptemplates, {
         apiVersion: 'pt.example.com/v1alpha1', kind: 'Ptemplate',
@@ -222,6 +240,17 @@ export class PtemplateReconciler {
       // The object may be gone by the time the last unload step reports.
       if (!isNotFound(err)) throw err;
     }
+  }
+
+  /** One event per reconcile that changed children (not one per child), and one log line. */
+  #reportApplied(pt: Ptemplate, applied: readonly AppliedChild[], log: Logger): void {
+    if (applied.length === 0) return;
+    const created = applied.filter((c) => c.created).map((c) => c.what);
+    const updated = applied.filter((c) => !c.created).map((c) => c.what);
+    const note = [created.length ? `created ${created.join(' and ')}` : '', updated.length ? `updated ${updated.join(' and ')}` : '']
+      .filter(Boolean).join('; ');
+    log.info({ created, updated }, note);
+    this.#event(pt, 'Normal', created.length ? 'Created' : 'Updated', 'Apply', note);
   }
 
   #event(pt: Ptemplate, type: 'Normal' | 'Warning', reason: string, action: string, note: string) {

@@ -6,7 +6,7 @@ import type { KubeObject } from '../../runtime/object.ts';
 import { withDefaults } from '../api/defaults.ts';
 import type { Ptemplate } from '../api/schema.ts';
 import type { DaemonSet } from './desired.ts';
-import { consumersReadyCondition, moduleLoadedCondition, nextStatus, readyCondition, statusEqual, type Pod } from './status.ts';
+import { consumersReadyCondition, moduleLoadedCondition, nextStatus, readyCondition, statusEqual, statusUrgent, type Pod } from './status.ts';
 
 const pt: Ptemplate = {
   metadata: { name: 'pt', namespace: 'ns', uid: 'u1', generation: 3 },
@@ -60,6 +60,11 @@ describe('ConsumersReady', () => {
     assert.equal(consumersReadyCondition(undefined, []).reason, 'ConsumersCreating');
     assert.equal(consumersReadyCondition(ds(2, 2, 1), []).reason, 'RollingOut');
   });
+
+  it('says NoEligibleNodes for a DaemonSet just created where no node is eligible, not a RollingOut its controller replaces at once', () => {
+    assert.equal(consumersReadyCondition(ds(0, 1, 0), [], 0).reason, 'NoEligibleNodes');
+    assert.equal(consumersReadyCondition(ds(0, 1, 0), [], 1).reason, 'RollingOut', 'with an eligible node the rollout is real');
+  });
 });
 
 describe('status', () => {
@@ -88,5 +93,21 @@ describe('status', () => {
     assert.deepEqual(status.consumers, ['a', 'b']);
     assert.equal(status.consumersReady, 1);
     assert.deepEqual(status.module?.loader, { desired: 0, available: 0, matching: 0 });
+  });
+});
+
+describe('statusUrgent', () => {
+  const cond = (type: string, status: 'True' | 'False', reason: string, message = 'm') =>
+    ({ type, status, reason, message, observedGeneration: 1, lastTransitionTime: '2026-01-01T00:00:00Z' });
+  const base = { observedGeneration: 1, conditions: [cond('Ready', 'False', 'ModuleNotLoaded'), cond('ModuleLoaded', 'False', 'Loading', '1 of 9')] };
+  it('calls progress (counts, messages, pod names) not urgent', () => {
+    assert.equal(statusUrgent(base, { ...base, consumers: ['a'], conditions: [base.conditions[0]!, cond('ModuleLoaded', 'False', 'Loading', '2 of 9')] }), false);
+  });
+  it('calls a first status, a new observedGeneration, a flip or a new reason urgent', () => {
+    assert.equal(statusUrgent(undefined, base), true);
+    assert.equal(statusUrgent(base, { ...base, observedGeneration: 2 }), true);
+    assert.equal(statusUrgent(base, { ...base, conditions: [cond('Ready', 'True', 'Ready'), base.conditions[1]!] }), true);
+    assert.equal(statusUrgent(base, { ...base, conditions: [base.conditions[0]!, cond('ModuleLoaded', 'False', 'NoMatchingNodes')] }), true);
+    assert.equal(statusUrgent(base, { ...base, conditions: [base.conditions[0]!] }), true);
   });
 });

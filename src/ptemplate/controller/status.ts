@@ -49,6 +49,11 @@ export function moduleLoadedCondition(pt: Ptemplate, module: Module | undefined,
 export function consumersReadyCondition(ds: DaemonSet | undefined, pods: readonly Pod[], eligibleNodes = 0): Condition {
   if (!ds) return { status: 'False', reason: 'ConsumersCreating', message: 'creating the consumer DaemonSet' };
   const st = ds.status ?? {};
+  // Nowhere to run is the answer whatever the DaemonSet still reports: no write for a RollingOut
+  // state that the DaemonSet controller replaces a moment later.
+  if (eligibleNodes === 0 && (st.desiredNumberScheduled ?? 0) === 0) {
+    return { status: 'False', reason: 'NoEligibleNodes', message: 'no node has the kernel module loaded and the device plugin ready yet, so no consumer can run' };
+  }
   if ((st.observedGeneration ?? 0) < (ds.metadata.generation ?? 0)) {
     return { status: 'False', reason: 'RollingOut', message: `the consumer DaemonSet ${ds.metadata.name} is rolling out a change` };
   }
@@ -115,4 +120,19 @@ export function statusEqual(a: PtemplateStatus | undefined, b: PtemplateStatus):
   const { conditions: ac, ...arest } = a;
   const { conditions: bc, ...brest } = b;
   return conditionsEqual(ac, bc) && isSubset(brest, arest) && isSubset(arest, brest);
+}
+
+/**
+ * Whether a status change is one a user or a tool acts on — a condition's status or reason, or
+ * observedGeneration — rather than progress (counts, messages, pod names) that may wait.
+ */
+export function statusUrgent(prev: PtemplateStatus | undefined, next: PtemplateStatus): boolean {
+  if (!prev || prev.observedGeneration !== next.observedGeneration) return true;
+  const before = new Map((prev.conditions ?? []).map((c) => [c.type, c]));
+  const after = next.conditions ?? [];
+  if (after.length !== before.size) return true;
+  return after.some((c) => {
+    const old = before.get(c.type);
+    return !old || old.status !== c.status || old.reason !== c.reason;
+  });
 }

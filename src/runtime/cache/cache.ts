@@ -6,7 +6,7 @@ import { keyOf, type KubeObject, type ObjectKey } from '../object.ts';
 import { resourceId, type ResourceType } from '../resource.ts';
 import { permission, type Permission } from '../rbac.ts';
 import { Informer, type InformerOptions } from './informer.ts';
-import { NAMESPACE_INDEX } from './store.ts';
+import { LABELS_INDEX, labelIndexValue, NAMESPACE_INDEX } from './store.ts';
 
 export interface CacheOptions {
   client: Client;
@@ -66,12 +66,19 @@ export class Cache {
     return this.#require(type).get(keyOf(key));
   }
 
+  /**
+   * Objects of a type, narrowed by namespace, labels and index. With `labels` and an informer that
+   * has the LABELS_INDEX, the read starts from the smallest matching bucket.
+   */
   list<T extends KubeObject>(type: ResourceType<T>, options: CacheListOptions = {}): T[] {
     const informer = this.#require(type);
     let items: T[];
+    const labelBucket = !options.index && options.labels ? smallestLabelBucket(informer, options.labels) : undefined;
     if (options.index) items = informer.byIndex(options.index.name, options.index.value);
+    else if (labelBucket !== undefined) items = informer.byIndex(LABELS_INDEX, labelBucket);
     else if (options.namespace && type.namespaced) items = informer.byIndex(NAMESPACE_INDEX, options.namespace);
     else items = informer.list();
+    if (labelBucket !== undefined && options.namespace && type.namespaced) items = items.filter((o) => o.metadata.namespace === options.namespace);
     if (options.index && options.namespace) items = items.filter((o) => o.metadata.namespace === options.namespace);
     const labels = options.labels;
     if (labels) {
@@ -108,4 +115,20 @@ export class Cache {
     if (!informer) throw new Error(`no informer for ${resourceId(type)}: declare it (for/owns/watches or cache.informer) before reading it from the cache`);
     return informer as unknown as Informer<T>;
   }
+}
+
+/** The `key=value` of the wanted labels with the fewest objects, when the informer indexes labels. */
+function smallestLabelBucket<T extends KubeObject>(informer: Informer<T>, labels: Record<string, string>): string | undefined {
+  if (!informer.hasIndex(LABELS_INDEX)) return undefined;
+  let best: string | undefined;
+  let bestCount = Infinity;
+  for (const [k, v] of Object.entries(labels)) {
+    const value = labelIndexValue(k, v);
+    const count = informer.indexCount(LABELS_INDEX, value);
+    if (count < bestCount) {
+      best = value;
+      bestCount = count;
+    }
+  }
+  return best;
 }

@@ -101,6 +101,14 @@ export class Informer<T extends KubeObject> {
     return this.#store.byIndex(name, value);
   }
 
+  hasIndex(name: string): boolean {
+    return this.#store.hasIndex(name);
+  }
+
+  indexCount(name: string, value: string): number {
+    return this.#store.indexCount(name, value);
+  }
+
   get size(): number {
     return this.#store.size;
   }

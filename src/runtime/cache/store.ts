@@ -15,6 +15,14 @@ export const NAMESPACE_INDEX = 'namespace';
 /** Built-in index: objects by the UID of their controller owner reference. */
 export const CONTROLLER_UID_INDEX = 'controller-uid';
 
+/**
+ * Opt-in index: objects by each of their labels, as `key=value`. Label-matching cache reads use it
+ * (the smallest bucket among the wanted labels), so they cost what they return, not the whole type.
+ */
+export const LABELS_INDEX = 'labels';
+export const labelsIndex: IndexFunc<KubeObject> = (obj) => Object.entries(obj.metadata.labels ?? {}).map(([k, v]) => labelIndexValue(k, v));
+export const labelIndexValue = (key: string, value: string): string => `${key}=${value}`;
+
 const namespaceIndex: IndexFunc<KubeObject> = (obj) => (obj.metadata.namespace ? [obj.metadata.namespace] : []);
 const controllerUidIndex: IndexFunc<KubeObject> = (obj) =>
   (obj.metadata.ownerReferences ?? []).filter((r) => r.controller).map((r) => r.uid);
@@ -50,6 +58,17 @@ export class Store<T extends KubeObject> {
 
   list(): T[] {
     return [...this.#items.values()];
+  }
+
+  hasIndex(name: string): boolean {
+    return this.#indexes.has(name);
+  }
+
+  /** How many objects `byIndex(name, value)` would return, without building the list. */
+  indexCount(name: string, value: string): number {
+    const index = this.#indexes.get(name);
+    if (!index) throw new Error(`no index named ${name}`);
+    return index.get(value)?.size ?? 0;
   }
 
   byIndex(name: string, value: string): T[] {
