@@ -84,6 +84,11 @@ describe('ptemplate-operator CLI', () => {
     const result = spawnSync(node, [bin, 'run', '--max-concurrent-reconciles', 'many'], { encoding: 'utf8' });
     assert.equal(result.status, 2);
     assert.match(result.stderr, /--max-concurrent-reconciles/);
+    for (const [args, flag] of [[['--kube-api-qps', 'fast'], '--kube-api-qps'], [['--kube-api-qps', '5', '--kube-api-burst', '0'], '--kube-api-burst'], [['--kube-api-burst', '5'], '--kube-api-burst needs']] as const) {
+      const bad = spawnSync(node, [bin, 'run', ...args], { encoding: 'utf8' });
+      assert.equal(bad.status, 2, `${args.join(' ')}: ${bad.stderr}`);
+      assert.match(bad.stderr, new RegExp(flag));
+    }
   });
 
   it('runs against a kubeconfig, becomes ready, reconciles, and exits 0 on SIGTERM', async () => {

@@ -166,6 +166,11 @@ export class Client {
     return this.#server;
   }
 
+  /** The client-side rate limiter in force (undefined: none). */
+  get limiter(): RequestLimiter | undefined {
+    return this.#limiter;
+  }
+
   async get<T extends KubeObject>(rt: ResourceType<T>, key: ObjectKey, opts: { subresource?: string; signal?: AbortSignal } = {}): Promise<T> {
     return this.request<T>({ method: 'GET', verb: 'GET', path: resourcePath(rt, { ...key, subresource: opts.subresource }), signal: opts.signal });
   }
