@@ -25,26 +25,26 @@ before(async () => {
   admin = new Client(cp.kubeConfig());
   await admin.create(Namespaces, { metadata: { name: NS } });
   await admin.create(ServiceAccounts, { metadata: { name: 'busy', namespace: NS } });
-  await admin.create(Roles, { metadata: { name: 'list-configmaps', namespace: NS }, rules: [{ apiGroups: [''], resources: ['configmaps'], verbs: ['list'] }] } as never);
+  await admin.create(Roles, { metadata: { name: 'list-configmaps', namespace: NS }, rules: [{ apiGroups: [''], resources: ['configmaps'], verbs: ['list'] }] });
   await admin.create(RoleBindings, {
     metadata: { name: 'busy-list', namespace: NS },
     roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'list-configmaps' },
     subjects: [{ kind: 'ServiceAccount', name: 'busy', namespace: NS }],
-  } as never);
+  });
   // A priority level of one share (a few seats) that rejects at once what does not fit, for this
   // ServiceAccount only (system:masters, the admin, is exempt from APF).
   await admin.create(PriorityLevels, {
     metadata: { name: 'tiny' },
     spec: { type: 'Limited', limited: { assuredConcurrencyShares: 1, limitResponse: { type: 'Reject' } } },
-  } as never);
+  });
   await admin.create(FlowSchemas, {
     metadata: { name: 'busy' },
     spec: {
       priorityLevelConfiguration: { name: 'tiny' }, matchingPrecedence: 100, distinguisherMethod: { type: 'ByUser' },
       rules: [{ subjects: [{ kind: 'ServiceAccount', serviceAccount: { name: 'busy', namespace: NS } }], resourceRules: [{ verbs: ['*'], apiGroups: ['*'], resources: ['*'], namespaces: ['*'] }] }],
     },
-  } as never);
-  await Promise.all(Array.from({ length: 100 }, (_, i) => admin.create(ConfigMaps, { metadata: { name: `cm-${i}`, namespace: NS }, data: { payload: 'x'.repeat(2000) } } as never)));
+  });
+  await Promise.all(Array.from({ length: 100 }, (_, i) => admin.create(ConfigMaps, { metadata: { name: `cm-${i}`, namespace: NS }, data: { payload: 'x'.repeat(2000) } })));
   limited = new Client(await serviceAccountKubeConfig(admin, cp.kubeConfig(), NS, 'busy'), { rateLimit: 'server', maxRetries: 20 });
 });
 after(async () => { await cp?.stop(); });
