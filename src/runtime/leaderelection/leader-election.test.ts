@@ -64,6 +64,36 @@ class FakeLeases implements LeaseStore {
   }
 }
 
+/** FakeLeases whose writes by another writer are also streamed to watchers, as the API server's watch does. */
+class WatchedLeases extends FakeLeases {
+  readonly #watchers = new Set<(lease: Lease) => void>();
+
+  override write(spec: Lease['spec']): void {
+    super.write(spec);
+    for (const push of this.#watchers) push(structuredClone(this.lease!));
+  }
+
+  async *watch(_key: unknown, signal: AbortSignal): AsyncGenerator<Lease> {
+    const queue: Lease[] = [];
+    let notify: (() => void) | undefined;
+    const push = (lease: Lease) => { queue.push(lease); notify?.(); };
+    this.#watchers.add(push);
+    try {
+      while (!signal.aborted) {
+        const next = queue.shift();
+        if (next) {
+          yield next;
+          continue;
+        }
+        await new Promise<void>((resolve) => { notify = resolve; signal.addEventListener('abort', () => resolve(), { once: true }); });
+        notify = undefined;
+      }
+    } finally {
+      this.#watchers.delete(push);
+    }
+  }
+}
+
 const timing = { leaseDurationMs: 3000, renewDeadlineMs: 2000, retryPeriodMs: 500 };
 
 function elector(identity: string, leases: LeaseStore, clock: FakeClock, registry?: Registry): LeaderElector {
@@ -347,7 +377,37 @@ describe('LeaderElector', () => {
     }
   });
 
-  it('needs get, create and update on leases', () => {
-    assert.deepEqual(leaderElectionPermissions(), [{ group: 'coordination.k8s.io', resource: 'leases', verbs: ['get', 'create', 'update'] }]);
+  it('takes an abandoned lease right when it expires when it follows the lease watch, not at its next retry', async () => {
+    const clock = new FakeClock(EPOCH);
+    const leases = new WatchedLeases();
+    leases.write({ holderIdentity: 'gone', leaseDurationSeconds: 3, renewTime: microTime(new Date(EPOCH)) });
+    const b = elector('b', leases, clock);
+    const state = track(b.acquire(new AbortController().signal));
+    await clock.advanceSettling(1234);
+    // The last renewal of the leader, which then dies: seen through the watch as it happens.
+    leases.write({ holderIdentity: 'gone', leaseDurationSeconds: 3, renewTime: microTime(clock.wallNow()) });
+    await clock.advanceSettling(3000);
+    assert.equal(state.done, false, 'not before the lease expired');
+    await clock.advanceSettling(10);
+    assert.equal(state.result, true, 'within milliseconds of 1234 + 3000 ms; polling alone would have seen the renewal only at 1500');
+    assert.equal(leases.lease?.spec?.holderIdentity, 'b');
+    await b.release();
+  });
+
+  it('wakes up at once when the watch shows the lease released', async () => {
+    const clock = new FakeClock(EPOCH);
+    const leases = new WatchedLeases();
+    leases.write({ holderIdentity: 'other', leaseDurationSeconds: 3, renewTime: microTime(new Date(EPOCH)) });
+    const b = elector('b', leases, clock);
+    const state = track(b.acquire(new AbortController().signal));
+    await clock.advanceSettling(100);
+    leases.write({ holderIdentity: '', leaseDurationSeconds: 1 });
+    await settle();
+    assert.equal(state.result, true, 'no waiting for the retry period');
+    await b.release();
+  });
+
+  it('needs get, create, update and watch on leases', () => {
+    assert.deepEqual(leaderElectionPermissions(), [{ group: 'coordination.k8s.io', resource: 'leases', verbs: ['get', 'create', 'update', 'watch'] }]);
   });
 });

@@ -19,51 +19,14 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { Gauge, type Registry } from 'prom-client';
 import { Client } from '../client/client.ts';
-import { isAlreadyExists, isConflict, isNotFound } from '../client/errors.ts';
+import { isAlreadyExists, isConflict } from '../client/errors.ts';
 import { silentLogger } from '../log.ts';
 import type { LeaderGate } from '../manager/manager.ts';
-import type { KubeObject, ObjectKey } from '../object.ts';
 import { permission, type Permission } from '../rbac.ts';
 import { Leases } from '../resource.ts';
+import { clientLeaseStore, type Lease, type LeaseSpec, type LeaseStore } from './lease-store.ts';
 
-export interface LeaseSpec {
-  /** Empty or missing: nobody holds the lease. */
-  holderIdentity?: string;
-  leaseDurationSeconds?: number;
-  /** MicroTime: RFC 3339 with microseconds. */
-  acquireTime?: string;
-  renewTime?: string;
-  leaseTransitions?: number;
-}
-
-export interface Lease extends KubeObject {
-  spec?: LeaseSpec;
-}
-
-/** The three calls leader election makes; a Client provides them (see clientLeaseStore). */
-export interface LeaseStore {
-  /** The lease, or undefined when it does not exist. */
-  get(key: ObjectKey & { namespace: string }, signal: AbortSignal): Promise<Lease | undefined>;
-  /** Fails (AlreadyExists) when another candidate created it first. */
-  create(lease: Lease, signal: AbortSignal): Promise<Lease>;
-  /** A PUT guarded by metadata.resourceVersion: fails with a conflict when the lease changed meanwhile. */
-  update(lease: Lease, signal: AbortSignal): Promise<Lease>;
-}
-
-export function clientLeaseStore(client: Client): LeaseStore {
-  return {
-    async get(key, signal) {
-      try {
-        return await client.get<Lease>(Leases, key, { signal });
-      } catch (err) {
-        if (isNotFound(err)) return undefined;
-        throw err;
-      }
-    },
-    create: (lease, signal) => client.create<Lease>(Leases, lease, { signal }),
-    update: (lease, signal) => client.update<Lease>(Leases, lease, { signal }),
-  };
-}
+export { clientLeaseStore, type Lease, type LeaseSpec, type LeaseStore } from './lease-store.ts';
 
 export interface ElectorClock {
   /** Milliseconds on a monotonic scale: observations and deadlines. */
@@ -110,7 +73,8 @@ export interface LeaderElectorOptions {
 
 /** What the elector needs RBAC for: reading and writing its Lease. */
 export function leaderElectionPermissions(): Permission[] {
-  return [permission(Leases, ['get', 'create', 'update'])];
+  // watch: a standby follows the lease's renewals as they happen (see LeaseStore.watch).
+  return [permission(Leases, ['get', 'create', 'update', 'watch'])];
 }
 
 /** Where a pod finds its own namespace (the service account token's mount). */
@@ -131,6 +95,13 @@ export function defaultIdentity(): string {
 }
 
 const JITTER_FACTOR = 1.2;
+/** A standby following the lease's watch still reads it at least every this many retry periods. */
+const MAX_FOLLOWING_SLEEP_RETRIES = 4;
+
+/** Lets the lease watch cut the acquire loop's sleep short. */
+interface Waker {
+  wake: (() => void) | undefined;
+}
 const METRIC = 'leader_election_master_status';
 
 /** RFC 3339 with microseconds, the format of metav1.MicroTime. */
@@ -241,15 +212,49 @@ export class LeaderElector implements LeaderGate {
   async #acquire(signal: AbortSignal): Promise<boolean> {
     const until = AbortSignal.any([signal, this.#stop.signal]);
     this.#log.info('attempting to acquire the leader lease');
-    while (!until.aborted) {
-      const started = this.#clock.now();
-      if (await this.#tryAcquireOrRenew(until)) {
-        this.#becomeLeader(started);
-        return true;
+    const following = new AbortController();
+    const wake: Waker = { wake: undefined };
+    if (this.#leases.watch) void this.#follow(AbortSignal.any([until, following.signal]), wake);
+    try {
+      while (!until.aborted) {
+        const started = this.#clock.now();
+        if (await this.#tryAcquireOrRenew(until)) {
+          this.#becomeLeader(started);
+          return true;
+        }
+        await this.#sleep(this.#untilNextAttempt(), until, wake);
       }
-      await this.#sleep(this.retryPeriodMs * (1 + this.#random() * JITTER_FACTOR), until);
+      return false;
+    } finally {
+      following.abort();
     }
-    return false;
+  }
+
+  /**
+   * The next attempt: a jittered retry period, but never later than the moment the observed lease
+   * expires. A standby that follows the lease's watch sees every renewal as it happens, so it
+   * sleeps right up to the expiry (bounded, should the watch be broken).
+   */
+  #untilNextAttempt(): number {
+    const retry = this.retryPeriodMs * (1 + this.#random() * JITTER_FACTOR);
+    const holder = this.leader;
+    if (!holder || holder === this.identity) return retry;
+    const validMs = (this.#lease?.spec?.leaseDurationSeconds ?? 0) * 1000 || this.leaseDurationMs;
+    const expiresIn = Math.max(0, this.#observedTime + validMs - this.#clock.now()) + 1;
+    return this.#leases.watch ? Math.min(expiresIn, MAX_FOLLOWING_SLEEP_RETRIES * retry) : Math.min(expiresIn, retry);
+  }
+
+  /** Observes every version of the lease while standing by; a release wakes the acquire loop at once. */
+  async #follow(signal: AbortSignal, wake: Waker): Promise<void> {
+    try {
+      for await (const lease of this.#leases.watch!({ namespace: this.namespace, name: this.name }, signal)) {
+        if (signal.aborted) return;
+        this.#observe(lease);
+        if (!lease.spec?.holderIdentity) wake.wake?.();
+      }
+    } catch (err) {
+      this.#log.debug({ err }, 'lease watch ended; polling on');
+    }
   }
 
   /**
@@ -391,12 +396,18 @@ export class LeaderElector implements LeaderGate {
     }
   }
 
-  #sleep(ms: number, signal: AbortSignal): Promise<void> {
+  #sleep(ms: number, signal: AbortSignal, waker?: Waker): Promise<void> {
     return new Promise((resolve) => {
       if (signal.aborted) return resolve();
-      const onAbort = () => { timer.cancel(); resolve(); };
-      const timer = this.#clock.setTimeout(() => { signal.removeEventListener('abort', onAbort); resolve(); }, ms);
-      signal.addEventListener('abort', onAbort, { once: true });
+      const finish = () => {
+        timer.cancel();
+        signal.removeEventListener('abort', finish);
+        if (waker) waker.wake = undefined;
+        resolve();
+      };
+      const timer = this.#clock.setTimeout(finish, ms);
+      signal.addEventListener('abort', finish, { once: true });
+      if (waker) waker.wake = finish;
     });
   }
 }
