@@ -9,7 +9,7 @@ import { Ptemplates, type Ptemplate } from '../../src/ptemplate/api/schema.ts';
 import type { DaemonSet } from '../../src/ptemplate/controller/desired.ts';
 import { NotFoundError } from '../../src/runtime/client/errors.ts';
 import type { KubeObject, ObjectKey } from '../../src/runtime/object.ts';
-import { DaemonSets, Events, Nodes, Pods, Secrets, type ResourceType } from '../../src/runtime/resource.ts';
+import { DaemonSets, defineResource, Events, Nodes, Pods, Secrets, type ResourceType } from '../../src/runtime/resource.ts';
 import { DEVICE_LABEL, startOperatorEnv, type OperatorEnv } from '../support/operator-env.ts';
 import { waitFor } from '../support/wait.ts';
 import { permissionKeys } from '../../src/runtime/rbac.ts';
@@ -289,6 +289,48 @@ describe('bad input', () => {
     const ds = await waitFor(() => get<DaemonSet>(DaemonSets, { namespace: ns, name: 'secret-consumer' }), { what: 'DaemonSet once the secret exists' });
     assert.deepEqual((ds.spec as { template: { spec: { imagePullSecrets: unknown } } }).template.spec.imagePullSecrets, [{ name: 'missing' }]);
     assert.equal((await get<Module>(Modules, { namespace: ns, name: 'secret' }))!.spec.imageRepoSecret?.name, 'missing');
+  });
+});
+
+describe('failures', () => {
+  const ResourceQuotas = defineResource({ group: '', version: 'v1', kind: 'ResourceQuota', plural: 'resourcequotas', namespaced: true });
+
+  it('shows a refused child write in Ready and an event, with the API server\'s message, and recovers', async () => {
+    const ns = 'quota';
+    await env.createNamespace(ns);
+    // A quota that allows no Module: every Module create is refused (403) by the API server.
+    await env.admin.create(ResourceQuotas, { metadata: { name: 'no-modules', namespace: ns }, spec: { hard: { 'count/modules.kmm.sigs.x-k8s.io': '0' } } });
+    await waitFor(async () => (await get<KubeObject & { status?: { hard?: object } }>(ResourceQuotas, { namespace: ns, name: 'no-modules' }))?.status?.hard, { what: 'quota computed' });
+    await createPtemplate(ns, 'pt');
+    const failed = await waitForCondition({ namespace: ns, name: 'pt' }, 'Ready', 'False', 'WriteFailed');
+    const message = condition(failed, 'Ready')!.message;
+    assert.match(message, /KMM Module pt/);
+    assert.match(message, /exceeded quota/, 'the API server\'s own message');
+    await waitFor(async () => ((await env.admin.list(Events, { namespace: ns })).items as (KubeObject & { reason?: string })[]).some((e) => e.reason === 'WriteFailed'),
+      { what: 'a WriteFailed event' });
+    await env.admin.delete(ResourceQuotas, { namespace: ns, name: 'no-modules' });
+    await waitForCondition({ namespace: ns, name: 'pt' }, 'Ready', 'True', undefined, 90_000);
+  });
+
+  it('replaces consumers whose immutable selector differs (left by an earlier version) instead of failing on every retry', async () => {
+    const ns = 'immutable';
+    // Invalid at first, so the operator writes nothing while the old DaemonSet is put in place.
+    const pt = await createPtemplate(ns, 'pt', { maxdev: 1, requiredDevices: 2 });
+    await waitForCondition({ namespace: ns, name: 'pt' }, 'Ready', 'False', 'InvalidSpec');
+    const old = await env.admin.create<DaemonSet>(DaemonSets, {
+      metadata: { name: 'pt-consumer', namespace: ns, ownerReferences: [{ apiVersion: 'pt.example.com/v1alpha1', kind: 'Ptemplate', name: 'pt', uid: pt.metadata.uid!, controller: true }] },
+      spec: {
+        selector: { matchLabels: { app: 'old-consumer' } },
+        template: { metadata: { labels: { app: 'old-consumer' } }, spec: { nodeSelector: { nowhere: 'true' }, containers: [{ name: 'c', image: 'busybox:1' }] } },
+      },
+    });
+    await env.admin.patch(Ptemplates, { namespace: ns, name: 'pt' }, { spec: { maxdev: 5, requiredDevices: 1 } }, 'merge');
+    await waitForCondition({ namespace: ns, name: 'pt' }, 'Ready', 'True', undefined, 90_000);
+    const ds = (await get<DaemonSet>(DaemonSets, { namespace: ns, name: 'pt-consumer' }))!;
+    assert.notEqual(ds.metadata.uid, old.metadata.uid, 'a new DaemonSet');
+    assert.equal((ds.spec as { selector: { matchLabels: Record<string, string> } }).selector.matchLabels['app.kubernetes.io/component'], 'consumer');
+    const reasons = ((await env.admin.list(Events, { namespace: ns })).items as (KubeObject & { reason?: string })[]).map((e) => e.reason);
+    assert.ok(reasons.includes('ConsumersReplaced'), JSON.stringify(reasons));
   });
 });
 

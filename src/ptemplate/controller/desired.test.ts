@@ -4,7 +4,7 @@ import { devicePluginReadyLabel, moduleReadyLabel } from '../../kmm/labels.ts';
 import { validateModule } from '../../kmm/validation.ts';
 import { withDefaults } from '../api/defaults.ts';
 import type { Ptemplate } from '../api/schema.ts';
-import { desiredConsumers, desiredModule } from './desired.ts';
+import { desiredConsumers, desiredModule, immutableConsumersChange, immutableModuleChange } from './desired.ts';
 import { APPLIED_HASH_ANNOTATION } from './names.ts';
 
 const pt = (spec: Record<string, unknown> = {}): Ptemplate => ({
@@ -35,5 +35,26 @@ describe('desired children', () => {
     assert.deepEqual(a.spec.moduleLoader!.container.modprobe.parameters, ['max_dev=5', 'default_msg="hello world"']);
     const b = desiredModule(pt({ maxdev: 3 }), pt({ maxdev: 3 }).spec);
     assert.notEqual(a.metadata.annotations?.[APPLIED_HASH_ANNOTATION], b.metadata.annotations?.[APPLIED_HASH_ANNOTATION]);
+  });
+});
+
+describe('immutable changes', () => {
+  it('calls for replacing consumers only when the selector differs, whatever the key order', () => {
+    const want = desiredConsumers(pt(), pt().spec);
+    const selector = (want.spec as { selector: { matchLabels: Record<string, string> } }).selector;
+    const reordered = { ...want, spec: { ...want.spec, selector: { matchLabels: Object.fromEntries(Object.entries(selector.matchLabels).reverse()) } } };
+    assert.equal(immutableConsumersChange(want, reordered), undefined);
+    assert.match(immutableConsumersChange(want, { ...want, spec: { ...want.spec, selector: { matchLabels: { app: 'old' } } } }) ?? '', /spec\.selector is immutable/);
+  });
+  it('calls for replacing the Module only when version goes between empty and set', () => {
+    const want = desiredModule(pt(), pt().spec);
+    const versioned = structuredClone(want);
+    versioned.spec.moduleLoader!.container.version = 'v2';
+    assert.equal(immutableModuleChange(want, want), undefined);
+    assert.match(immutableModuleChange(versioned, want) ?? '', /set spec\.moduleLoader\.container\.version/);
+    assert.match(immutableModuleChange(want, versioned) ?? '', /clear/);
+    const other = structuredClone(versioned);
+    other.spec.moduleLoader!.container.version = 'v3';
+    assert.equal(immutableModuleChange(other, versioned), undefined, 'one version to another is an update (KMM\'s ordered upgrade)');
   });
 });

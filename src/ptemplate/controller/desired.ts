@@ -97,3 +97,30 @@ export function desiredConsumers(pt: Ptemplate, spec: PtemplateSpec): DaemonSet 
   };
   return withAppliedHash(ds, APPLIED_HASH_ANNOTATION);
 }
+
+/**
+ * Why the consumers cannot be updated in place, or undefined: a DaemonSet's spec.selector is
+ * immutable (an earlier version of the operator, or someone else, may have left another one).
+ */
+export function immutableConsumersChange(desired: DaemonSet, current: DaemonSet): string | undefined {
+  const want = JSON.stringify(stableSelector(desired.spec?.selector));
+  const have = JSON.stringify(stableSelector(current.spec?.selector));
+  return want === have ? undefined : `spec.selector is immutable and differs (${have} -> ${want})`;
+}
+
+/**
+ * Why the Module cannot be updated in place, or undefined: KMM's webhook refuses changing
+ * spec.moduleLoader.container.version between empty and set.
+ */
+export function immutableModuleChange(desired: Module, current: Module): string | undefined {
+  const want = desired.spec.moduleLoader?.container.version ?? '';
+  const have = current.spec.moduleLoader?.container.version ?? '';
+  if (!want === !have) return undefined;
+  return want ? `KMM refuses to set spec.moduleLoader.container.version on an existing Module (to "${want}")` : `KMM refuses to clear spec.moduleLoader.container.version (was "${have}")`;
+}
+
+function stableSelector(selector: unknown): unknown {
+  const s = (selector ?? {}) as { matchLabels?: Record<string, string>; matchExpressions?: unknown[] };
+  const labels = Object.fromEntries(Object.entries(s.matchLabels ?? {}).sort(([a], [b]) => (a < b ? -1 : 1)));
+  return { matchLabels: labels, matchExpressions: s.matchExpressions ?? [] };
+}

@@ -6,7 +6,7 @@ import { Modules } from '../../kmm/resource.ts';
 import { needsApply } from '../../runtime/apply.ts';
 import type { Cache } from '../../runtime/cache/cache.ts';
 import type { Client } from '../../runtime/client/client.ts';
-import { isNotFound } from '../../runtime/client/errors.ts';
+import { InvalidError, isNotFound } from '../../runtime/client/errors.ts';
 import type { ReconcileContext, ReconcileResult, Request } from '../../runtime/controller/controller.ts';
 import type { EventRecorder } from '../../runtime/events.ts';
 import { formatFieldErrors, type FieldError } from '../../runtime/field-error.ts';
@@ -18,7 +18,7 @@ import { DaemonSets, Nodes, Pods, Secrets, type ResourceType } from '../../runti
 import { withDefaults } from '../api/defaults.ts';
 import { ModuleState, Ptemplates, type Ptemplate, type PtemplateSpec, type PtemplateStatus } from '../api/schema.ts';
 import { validatePtemplate } from '../api/validate.ts';
-import { consumerNodeSelector, desiredConsumers, desiredModule, type DaemonSet } from './desired.ts';
+import { consumerNodeSelector, desiredConsumers, desiredModule, immutableConsumersChange, immutableModuleChange, type DaemonSet } from './desired.ts';
 import { consumerKey, moduleKey, PTEMPLATE_UID_LABEL, UNLOAD_FINALIZER } from './names.ts';
 import {
   consumersReadyCondition, moduleLoadedCondition, nextStatus, nodeMatches, readyCondition, statusEqual, statusUrgent, type Condition, type Pod, type StatusInput,
@@ -54,6 +54,8 @@ export class PtemplateReconciler {
   readonly #now: () => Date;
   readonly #observer: PtemplateStatusObserver | undefined;
   readonly #pacer: StatusPacer;
+  /** Errors whose failure is already in the status. */
+  readonly #reported = new WeakSet<object>();
 
   constructor(deps: PtemplateReconcilerDeps) {
     this.#client = deps.client;
@@ -65,12 +67,23 @@ export class PtemplateReconciler {
   }
 
   readonly reconcile = async (request: Request, ctx: ReconcileContext): Promise<ReconcileResult | void> => {
-    let pt = this.#cache.get(Ptemplates, request);
+    const pt = this.#cache.get(Ptemplates, request);
     if (!pt) {
       this.#observer?.forget(request);
       this.#pacer.forget(keyOf(request));
       return;
     }
+    try {
+      return await this.#reconcile(pt, ctx);
+    } catch (err) {
+      // No error may go on being retried without the status saying so.
+      if (!this.#reported.has(err as object)) await this.#writeFailed(pt, err, 'the Ptemplate (finalizer or status)').catch(() => {});
+      throw err;
+    }
+  };
+
+  async #reconcile(current: Ptemplate, ctx: ReconcileContext): Promise<ReconcileResult | void> {
+    let pt = current;
     if (pt.metadata.deletionTimestamp) return this.#finalize(pt, ctx.log);
 
     if (!hasFinalizer(pt, UNLOAD_FINALIZER)) pt = await addFinalizer(this.#client, Ptemplates, pt, UNLOAD_FINALIZER);
@@ -101,7 +114,7 @@ export class PtemplateReconciler {
       });
     }
     return this.#load(pt, spec, ctx.log);
-  };
+  }
 
   #validate(pt: Ptemplate): FieldError[] {
     const errors = validatePtemplate(pt);
@@ -120,22 +133,44 @@ export class PtemplateReconciler {
       this.#event(pt, 'Warning', 'ChildConflict', 'Apply', conflict);
       return this.#writeStatus(pt, { ready: { status: 'False', reason: 'ChildConflict', message: conflict } });
     }
+    // A child whose immutable fields differ cannot be updated (422 on every retry): replace it.
+    // The Module goes by the unload order (consumers first), then both are created again.
+    const moduleChange = module && this.#owned(pt, module) && !module.metadata.deletionTimestamp ? immutableModuleChange(wantModule, module) : undefined;
+    if (moduleChange) return this.#replaceModule(pt, moduleChange, log);
     const applied: AppliedChild[] = [];
-    // A Module still terminating from an earlier unload cannot be re-created (409): wait for its deletion event.
-    if (!module?.metadata.deletionTimestamp && needsApply(wantModule, module)) {
-      const result = await this.#client.applyWithResult(Modules, wantModule);
-      module = result.object;
-      applied.push({ what: `KMM Module ${wantModule.metadata.name}`, created: result.created });
-    }
     const wantConsumers = desiredConsumers(pt, spec);
     let consumers = this.#cache.get<DaemonSet>(DaemonSets, consumerKey(pt));
-    if (consumers?.metadata.deletionTimestamp) consumers = undefined;
-    // No consumers while the old Module unloads: a consumer holding the device would make the
-    // unload (modprobe -r) fail, and the old Module would never go away.
-    else if (!module?.metadata.deletionTimestamp && needsApply(wantConsumers, consumers)) {
-      const result = await this.#client.applyWithResult(DaemonSets, wantConsumers);
-      consumers = result.object;
-      applied.push({ what: `consumer DaemonSet ${wantConsumers.metadata.name}`, created: result.created });
+    let writing = `KMM Module ${wantModule.metadata.name}`;
+    try {
+      // A Module still terminating from an earlier unload cannot be re-created (409): wait for its deletion event.
+      if (!module?.metadata.deletionTimestamp && needsApply(wantModule, module)) {
+        const result = await this.#client.applyWithResult(Modules, wantModule);
+        module = result.object;
+        applied.push({ what: `KMM Module ${wantModule.metadata.name}`, created: result.created });
+      }
+      writing = `consumer DaemonSet ${wantConsumers.metadata.name}`;
+      const consumersChange = consumers && this.#owned(pt, consumers) && !consumers.metadata.deletionTimestamp ? immutableConsumersChange(wantConsumers, consumers) : undefined;
+      if (consumersChange) {
+        await this.#replaceConsumers(pt, consumers!, consumersChange, log);
+        consumers = undefined;
+      } else if (consumers?.metadata.deletionTimestamp) consumers = undefined;
+      // No consumers while the old Module unloads: a consumer holding the device would make the
+      // unload (modprobe -r) fail, and the old Module would never go away.
+      else if (!module?.metadata.deletionTimestamp && needsApply(wantConsumers, consumers)) {
+        try {
+          const result = await this.#client.applyWithResult(DaemonSets, wantConsumers);
+          consumers = result.object;
+          applied.push({ what: `consumer DaemonSet ${wantConsumers.metadata.name}`, created: result.created });
+        } catch (err) {
+          // The server knows immutable fields we did not foresee: replace on its word too.
+          if (!(consumers && isImmutableFieldError(err))) throw err;
+          await this.#replaceConsumers(pt, consumers, `the API server refused an update: ${errorMessage(err)}`, log);
+          consumers = undefined;
+        }
+      }
+    } catch (err) {
+      this.#reportApplied(pt, applied, log);
+      return this.#writeFailed(pt, err, writing);
     }
     this.#reportApplied(pt, applied, log);
     // Only the nodes the selector picks: a reconcile costs its own nodes, not the whole cluster.
@@ -150,14 +185,14 @@ export class PtemplateReconciler {
   }
 
   /** One step of the ordered unload; the watch events of each step drive the next. */
-  async #unload(pt: Ptemplate, log: Logger): Promise<UnloadProgress> {
+  async #unload(pt: Ptemplate, log: Logger, action = 'Unload'): Promise<UnloadProgress> {
     const consumers = this.#owned(pt, this.#cache.get(DaemonSets, consumerKey(pt)));
     const pods = this.#consumerPods(pt);
     if (consumers || pods.length > 0) {
       if (consumers && !consumers.metadata.deletionTimestamp) {
-        await this.#delete(DaemonSets, consumers);
+        await this.#delete(DaemonSets, consumers).catch((err: unknown) => this.#writeFailed(pt, err, `consumer DaemonSet ${consumers.metadata.name} (delete)`));
         log.info('deleted consumer DaemonSet');
-        this.#event(pt, 'Normal', 'ConsumersDeleted', 'Unload', `consumer DaemonSet ${consumers.metadata.name} deleted; the module is unloaded once its pods are gone`);
+        this.#event(pt, 'Normal', 'ConsumersDeleted', action, `consumer DaemonSet ${consumers.metadata.name} deleted; the module is unloaded once its pods are gone`);
       }
       const message = `stopping consumers before unloading the kernel module: ${pods.length} consumer pod(s) left`;
       return { done: false, moduleLoaded: { status: 'True', reason: 'Unloading', message }, consumersReady: { status: 'False', reason: 'Stopping', message } };
@@ -165,9 +200,9 @@ export class PtemplateReconciler {
     const module = this.#owned(pt, this.#cache.get(Modules, moduleKey(pt)));
     if (module) {
       if (!module.metadata.deletionTimestamp) {
-        await this.#delete(Modules, module);
+        await this.#delete(Modules, module).catch((err: unknown) => this.#writeFailed(pt, err, `KMM Module ${module.metadata.name} (delete)`));
         log.info('deleted Module');
-        this.#event(pt, 'Normal', 'ModuleDeleted', 'Unload', `KMM Module ${module.metadata.name} deleted; KMM unloads the kernel module from every node`);
+        this.#event(pt, 'Normal', 'ModuleDeleted', action, `KMM Module ${module.metadata.name} deleted; KMM unloads the kernel module from every node`);
       }
       const loadedOn = module.status?.moduleLoader?.availableNumber;
       const message = `KMM is unloading the kernel module${loadedOn ? ` (still loaded on ${loadedOn} node(s))` : ''}`;
@@ -242,6 +277,38 @@ export class PtemplateReconciler {
     }
   }
 
+  /**
+   * A write of a child failed: say so in Ready (with the API server's own message) and in an
+   * event, then throw, so the write is retried with backoff while the status tells why.
+   */
+  async #writeFailed(pt: Ptemplate, err: unknown, child: string): Promise<never> {
+    if (err && typeof err === 'object') this.#reported.add(err);
+    const message = `writing ${child} failed: ${errorMessage(err)}`;
+    this.#event(pt, 'Warning', 'WriteFailed', 'Apply', message);
+    try {
+      await this.#writeStatus(pt, { ready: { status: 'False', reason: 'WriteFailed', message } });
+    } catch { /* the write's own error is the one to retry on */ }
+    throw err;
+  }
+
+  /** Deletes consumers whose immutable fields differ; the next reconcile creates them anew. */
+  async #replaceConsumers(pt: Ptemplate, consumers: DaemonSet, why: string, log: Logger): Promise<void> {
+    await this.#delete(DaemonSets, consumers);
+    log.info({ why }, 'replacing the consumer DaemonSet');
+    this.#event(pt, 'Normal', 'ConsumersReplaced', 'Replace', `consumer DaemonSet ${consumers.metadata.name} deleted to be created anew: ${why}`);
+  }
+
+  /** Replaces the Module in the unload order: consumers, then the Module; the load that follows creates both. */
+  async #replaceModule(pt: Ptemplate, why: string, log: Logger): Promise<ReconcileResult | void> {
+    const progress = await this.#unload(pt, log, 'Replace');
+    const message = `replacing KMM Module ${pt.metadata.name} (${why}): ${progress.done ? 'done' : progress.moduleLoaded.message}`;
+    if (progress.done) return;
+    return this.#writeStatus(pt, {
+      ready: { status: 'False', reason: 'ReplacingModule', message },
+      moduleLoaded: progress.moduleLoaded, consumersReady: progress.consumersReady, pods: this.#consumerPods(pt),
+    });
+  }
+
   /** One event per reconcile that changed children (not one per child), and one log line. */
   #reportApplied(pt: Ptemplate, applied: readonly AppliedChild[], log: Logger): void {
     if (applied.length === 0) return;
@@ -256,4 +323,18 @@ export class PtemplateReconciler {
   #event(pt: Ptemplate, type: 'Normal' | 'Warning', reason: string, action: string, note: string) {
     this.#recorder.event(Ptemplates, pt, type, reason, action, note);
   }
+}
+
+/** The API server's own words for a failed request (its Status message), else the error's message. */
+function errorMessage(err: unknown): string {
+  if (err && typeof err === 'object' && 'status' in err) {
+    const message = (err as { status?: { message?: string } }).status?.message;
+    if (message) return message;
+  }
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** A 422 naming an immutable field ("field is immutable"). */
+function isImmutableFieldError(err: unknown): boolean {
+  return err instanceof InvalidError && (err.causes.some((c) => /immutable/i.test(c.message ?? '')) || /field is immutable/i.test(err.status.message ?? ''));
 }
