@@ -4,8 +4,8 @@
 import type { Module } from '../src/kmm/types.ts';
 import { withDefaults } from '../src/ptemplate/api/defaults.ts';
 import type { Ptemplate, PtemplateSpecInput } from '../src/ptemplate/api/schema.ts';
-import { desiredConsumers, desiredModule, type DaemonSet } from '../src/ptemplate/controller/desired.ts';
-import { APPLIED_HASH_ANNOTATION } from '../src/ptemplate/controller/names.ts';
+import { desiredConsumers, desiredModule, type DaemonSet } from '../src/ptemplate/driver.ts';
+import { APPLIED_HASH_ANNOTATION } from '../src/ptemplate/names.ts';
 import { isSubset, needsApply, stableHash, withAppliedHash } from '../src/runtime/apply.ts';
 import { deepFreeze, type KubeObject } from '../src/runtime/object.ts';
 import { CPU_NOTE, fmtBytes, MEASUREMENT_HEADERS, measurementRow, printTable, progress, timeLoop, type Measurement } from './report.ts';

@@ -11,7 +11,7 @@
 import { Modules } from '../src/kmm/resource.ts';
 import { createSimulatedNodes, type SimNode } from '../src/playground/index.ts';
 import { Ptemplates, type Ptemplate } from '../src/ptemplate/api/schema.ts';
-import type { DaemonSet } from '../src/ptemplate/controller/desired.ts';
+import type { DaemonSet } from '../src/ptemplate/driver.ts';
 import type { KubeObject } from '../src/runtime/object.ts';
 import { DaemonSets, Nodes } from '../src/runtime/resource.ts';
 import { startOperatorEnv, type OperatorEnv } from '../test/support/operator-env.ts';

@@ -1,9 +1,11 @@
 // Monitoring generated from code: the Grafana dashboard and the Prometheus alerts for the metrics
-// the operator exports (src/ptemplate/metrics.ts and the runtime's controller-runtime names).
+// the operator exports (src/kmm/workload/metrics.ts and the runtime's controller-runtime names).
 // Every query names its metrics from KNOWN_METRICS, and the tests parse each query to hold them
 // to that list, so a renamed metric cannot leave a silently empty panel or an alert that never fires.
 import type { KubeObject } from '../runtime/object.ts';
-import { CONTROLLER_NAME } from './controller/setup.ts';
+import { NAMES } from './names.ts';
+
+const CONTROLLER_NAME = NAMES.controller;
 
 /** The operator's own per-Ptemplate series (labels namespace and name). */
 export const PTEMPLATE_METRICS = [

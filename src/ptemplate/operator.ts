@@ -17,8 +17,9 @@ import type { CertSource } from '../runtime/tls/cert-source.ts';
 import { addCaBundleInjector, caBundlePermissions } from '../runtime/webhook/ca-bundle.ts';
 import { PTEMPLATE_WEBHOOK_CONFIGURATION_NAME } from './webhook.ts';
 import { Events } from '../runtime/resource.ts';
-import { addPtemplateController } from './controller/setup.ts';
-import { FIELD_MANAGER } from './controller/names.ts';
+import { addDeviceController } from '../kmm/workload/controller.ts';
+import { ptemplateDriver } from './driver.ts';
+import { FIELD_MANAGER } from './names.ts';
 
 export const REPORTING_CONTROLLER = 'pt.example.com/ptemplate-operator';
 
@@ -30,7 +31,7 @@ export interface OperatorOptions {
   namespace?: string;
   /** Names this replica in events. Default: POD_NAME or the host name. */
   instance?: string;
-  /** Parallel reconciles. Default 16 (see PtemplateControllerOptions). */
+  /** Parallel reconciles. Default 16 (see DeviceControllerOptions). */
   maxConcurrentReconciles?: number;
   /** The manager client's rate limit. Default `'server'` (see ManagerOptions.rateLimit). */
   rateLimit?: RateLimitPolicy;
@@ -77,9 +78,7 @@ export function createOperator(options: OperatorOptions): Operator {
   if (options.webhookCertSource) {
     addCaBundleInjector(manager, { configurationName: PTEMPLATE_WEBHOOK_CONFIGURATION_NAME, certSource: options.webhookCertSource });
   }
-  const controller = addPtemplateController(manager, {
-    recorder, ...(options.maxConcurrentReconciles ? { maxConcurrentReconciles: options.maxConcurrentReconciles } : {}),
-  });
+  const { controller } = addDeviceController(manager, ptemplateDriver, { recorder, maxConcurrentReconciles: options.maxConcurrentReconciles });
   return { manager, recorder, controller };
 }
 

@@ -6,7 +6,7 @@ import { devicePluginReadyLabel, moduleReadyLabel } from '../../src/kmm/labels.t
 import { Modules } from '../../src/kmm/resource.ts';
 import type { Module } from '../../src/kmm/types.ts';
 import { Ptemplates, type Ptemplate } from '../../src/ptemplate/api/schema.ts';
-import type { DaemonSet } from '../../src/ptemplate/controller/desired.ts';
+import type { DaemonSet } from '../../src/ptemplate/driver.ts';
 import { NotFoundError } from '../../src/runtime/client/errors.ts';
 import type { KubeObject, ObjectKey } from '../../src/runtime/object.ts';
 import { DaemonSets, defineResource, Events, Nodes, Pods, Secrets, type ResourceType } from '../../src/runtime/resource.ts';

@@ -5,6 +5,9 @@ import type { V1Toleration } from '@kubernetes/client-node';
 import type { KubeObject } from '../../runtime/object.ts';
 import { defineResource } from '../../runtime/resource.ts';
 import { s, type Infer, type InferInput } from '../../runtime/schema/index.ts';
+import { deviceStatusSchema, type DeviceCondition, type DeviceStatus } from '../../kmm/workload/status-schema.ts';
+
+export { ConditionType, conditionSchema } from '../../kmm/workload/status-schema.ts';
 
 /** The driver's device array holds this many entries; a larger `max_dev` corrupts kernel memory. */
 export const MAX_DEVICES = 5;
@@ -25,17 +28,6 @@ export const DEFAULT_DRIVER_IMAGE = 'quay.io/chrisp262/pt-char-dev:${KERNEL_FULL
 
 export const ModuleState = { Loaded: 'Loaded', Unloaded: 'Unloaded' } as const;
 export type ModuleState = (typeof ModuleState)[keyof typeof ModuleState];
-
-/** Condition types the operator sets on `status.conditions`. */
-export const ConditionType = {
-  /** The module is in the requested state and, when loaded, every consumer is ready. */
-  Ready: 'Ready',
-  /** The kernel module is loaded on every node that needs it (or unloaded, for moduleState Unloaded). */
-  ModuleLoaded: 'ModuleLoaded',
-  /** Every consumer pod that should run is running and ready. */
-  ConsumersReady: 'ConsumersReady',
-} as const;
-export type ConditionType = (typeof ConditionType)[keyof typeof ConditionType];
 
 // Printable ASCII (space to '~') without the double quote: the kernel's parameter parser cannot pass '"' through.
 const DEFAULT_MSG_PATTERN = '^[ !#-~]*$';
@@ -115,53 +107,8 @@ export const specSchema = s.object({
   }).optional(),
 }, { description: 'The desired state: where to load the ptemplate kernel module, with which parameters, and which consumers to run.' });
 
-export const conditionSchema = s.object({
-  type: s.string({
-    maxLength: 316,
-    pattern: '^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$',
-    description: 'What the condition is about: Ready, ModuleLoaded or ConsumersReady.',
-  }),
-  status: s.string({ enum: ['True', 'False', 'Unknown'], description: 'True, False or Unknown.' }),
-  observedGeneration: s.integer({
-    minimum: 0,
-    format: 'int64',
-    description: 'The metadata.generation this condition was computed from; older than metadata.generation means it is out of date.',
-  }).optional(),
-  lastTransitionTime: s.string({ format: 'date-time', description: 'When status last changed.' }),
-  reason: s.string({
-    minLength: 1,
-    maxLength: 1024,
-    pattern: '^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$',
-    description: 'A CamelCase word naming why the condition has its status, for programs.',
-  }),
-  message: s.string({ maxLength: 32768, description: 'What is going on, for people.' }),
-}, { description: 'One aspect of the current state (metav1.Condition).' });
-
-const workloadCountsSchema = (what: string) => s.object({
-  desired: s.integer({ minimum: 0, description: `Nodes where KMM wants a ${what} pod.` }),
-  available: s.integer({ minimum: 0, description: `Running and ready ${what} pods.` }),
-  matching: s.integer({ minimum: 0, description: "Nodes matching the Module's selector." }),
-}, { description: `KMM's counts for the ${what} pods.` });
-
-export const statusSchema = s.object({
-  observedGeneration: s.integer({
-    minimum: 0,
-    format: 'int64',
-    description: 'The metadata.generation the operator last acted on.',
-  }).optional(),
-  conditions: s.array(conditionSchema, {
-    listType: 'map',
-    listMapKeys: ['type'],
-    description: 'Ready, ModuleLoaded and ConsumersReady, each with a reason and a message.',
-  }).optional(),
-  module: s.object({
-    loader: workloadCountsSchema('module loader'),
-    devicePlugin: workloadCountsSchema('device plugin').optional(),
-  }, { description: "The KMM Module's rollout, as KMM reports it." }).optional(),
-  consumers: s.array(s.string(), { description: 'Names of the consumer pods, sorted.' }).optional(),
-  consumersDesired: s.integer({ minimum: 0, description: 'Consumer pods that should run (nodes where the module and device plugin are ready).' }).optional(),
-  consumersReady: s.integer({ minimum: 0, description: 'Consumer pods that are running and ready.' }).optional(),
-}, { description: 'The observed state, written by the operator.' });
+/** The status the KMM workload layer writes (conditions, KMM's counts, the consumer pods). */
+export const statusSchema = deviceStatusSchema;
 
 /** The object schema without apiVersion, kind and metadata (crd() adds those). */
 export const ptemplateSchema = s.object({
@@ -173,8 +120,8 @@ export const ptemplateSchema = s.object({
 export type PtemplateSpec = Infer<typeof specSchema>;
 /** A spec as a user may write it: defaulted fields may be left out. */
 export type PtemplateSpecInput = InferInput<typeof specSchema>;
-export type PtemplateStatus = Infer<typeof statusSchema>;
-export type PtemplateCondition = Infer<typeof conditionSchema>;
+export type PtemplateStatus = DeviceStatus;
+export type PtemplateCondition = DeviceCondition;
 export type KernelMapping = Infer<typeof kernelMappingSchema>;
 
 export interface Ptemplate extends KubeObject {

@@ -1,16 +1,16 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { moduleReadyLabel } from '../../kmm/labels.ts';
-import type { Module } from '../../kmm/types.ts';
 import type { KubeObject } from '../../runtime/object.ts';
-import { withDefaults } from '../api/defaults.ts';
-import type { Ptemplate } from '../api/schema.ts';
-import type { DaemonSet } from './desired.ts';
+import { moduleReadyLabel } from '../labels.ts';
+import type { Module } from '../types.ts';
+import type { DaemonSet } from './children.ts';
+import type { DeviceObject } from './driver.ts';
 import { consumersReadyCondition, moduleLoadedCondition, nextStatus, readyCondition, statusEqual, statusUrgent, type Pod } from './status.ts';
 
-const pt: Ptemplate = {
+const selector = { gpu: 'yes' };
+const pt: DeviceObject = {
   metadata: { name: 'pt', namespace: 'ns', uid: 'u1', generation: 3 },
-  spec: withDefaults({ selector: { gpu: 'yes' } }),
+  spec: { selector },
 };
 const node = (name: string, labels: Record<string, string>): KubeObject => ({ metadata: { name, labels } });
 const module = (status?: Module['status'], deleting = false): Module =>
@@ -24,24 +24,24 @@ describe('ModuleLoaded', () => {
   const ready = moduleReadyLabel('ns', 'pt');
   it('is True only when every node that needs the module has KMM\'s ready label', () => {
     const nodes = [node('a', { gpu: 'yes', [ready]: '' }), node('b', { gpu: 'yes' }), node('c', {})];
-    const loading = moduleLoadedCondition(pt, module(), nodes);
+    const loading = moduleLoadedCondition(pt, selector, module(), nodes);
     assert.equal(loading.status, 'False');
     assert.equal(loading.reason, 'Loading');
     assert.match(loading.message, /1 of 2 nodes/);
-    const loaded = moduleLoadedCondition(pt, module(), [node('a', { gpu: 'yes', [ready]: '' }), node('b', { gpu: 'yes', [ready]: '' })]);
+    const loaded = moduleLoadedCondition(pt, selector, module(), [node('a', { gpu: 'yes', [ready]: '' }), node('b', { gpu: 'yes', [ready]: '' })]);
     assert.equal(loaded.status, 'True');
   });
 
   it('counts only the nodes KMM wants when it has reported (nodes without a kernel mapping drop out)', () => {
     const nodes = [node('a', { gpu: 'yes', [ready]: '' }), node('b', { gpu: 'yes' })];
-    assert.equal(moduleLoadedCondition(pt, module({ moduleLoader: { desiredNumber: 1 } }), nodes).status, 'True');
+    assert.equal(moduleLoadedCondition(pt, selector, module({ moduleLoader: { desiredNumber: 1 } }), nodes).status, 'True');
   });
 
   it('says why when nothing can load: no matching node, no Module yet, or an old one still terminating', () => {
-    assert.equal(moduleLoadedCondition(pt, module(), [node('c', {})]).reason, 'NoMatchingNodes');
-    assert.match(moduleLoadedCondition(pt, module(), [node('c', {})]).message, /spec\.selector/);
-    assert.equal(moduleLoadedCondition(pt, undefined, []).reason, 'ModuleCreating');
-    assert.equal(moduleLoadedCondition(pt, module(undefined, true), []).reason, 'WaitingForPreviousUnload');
+    assert.equal(moduleLoadedCondition(pt, selector, module(), [node('c', {})]).reason, 'NoMatchingNodes');
+    assert.match(moduleLoadedCondition(pt, selector, module(), [node('c', {})]).message, /spec\.selector/);
+    assert.equal(moduleLoadedCondition(pt, selector, undefined, []).reason, 'ModuleCreating');
+    assert.equal(moduleLoadedCondition(pt, selector, module(undefined, true), []).reason, 'WaitingForPreviousUnload');
   });
 });
 

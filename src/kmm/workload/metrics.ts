@@ -1,17 +1,18 @@
-// The operator's own metrics, one series per Ptemplate (labels namespace and name), so a
-// dashboard can show one Ptemplate or sum over all of them. They are set from the status every
-// reconcile computes (also when nothing needs writing) and deleted when the Ptemplate is gone.
-// ptemplate_condition follows kube-state-metrics: per condition type, one series per possible
+// Per-object metrics of a device operator, one series per object (labels namespace and name), so
+// a dashboard can show one object or sum over all of them. They are set from the status every
+// reconcile computes (also when nothing needs writing) and deleted when the object is gone.
+// `<prefix>_condition` follows kube-state-metrics: per condition type, one series per possible
 // status, 1 for the current one and 0 for the others.
 import { Gauge, type Registry } from 'prom-client';
-import type { ObjectKey } from '../runtime/object.ts';
-import type { Ptemplate, PtemplateStatus } from './api/schema.ts';
+import type { ObjectKey } from '../../runtime/object.ts';
+import type { DeviceObject } from './driver.ts';
+import type { DeviceStatus } from './status-schema.ts';
 
 const CONDITION_STATUSES = ['True', 'False', 'Unknown'] as const;
 
 type Labels = 'namespace' | 'name';
 
-export class PtemplateMetrics {
+export class DeviceMetrics {
   readonly consumersDesired: Gauge<Labels>;
   readonly consumersReady: Gauge<Labels>;
   readonly moduleNodesDesired: Gauge<Labels>;
@@ -20,30 +21,32 @@ export class PtemplateMetrics {
   /** Condition types with series, per `namespace/name`. */
   readonly #conditionTypes = new Map<string, Set<string>>();
 
-  static readonly #byRegistry = new WeakMap<Registry, PtemplateMetrics>();
+  static readonly #byRegistry = new WeakMap<Registry, Map<string, DeviceMetrics>>();
 
-  /** The metrics registered in `registry` (created on first use; one set per registry). */
-  static for(registry: Registry): PtemplateMetrics {
-    let metrics = PtemplateMetrics.#byRegistry.get(registry);
-    if (!metrics) PtemplateMetrics.#byRegistry.set(registry, (metrics = new PtemplateMetrics(registry)));
+  /** The metrics `<prefix>_*` registered in `registry` (created on first use; one set per registry and prefix). */
+  static for(registry: Registry, prefix: string, kind: string): DeviceMetrics {
+    let byPrefix = DeviceMetrics.#byRegistry.get(registry);
+    if (!byPrefix) DeviceMetrics.#byRegistry.set(registry, (byPrefix = new Map<string, DeviceMetrics>()));
+    let metrics = byPrefix.get(prefix);
+    if (!metrics) byPrefix.set(prefix, (metrics = new DeviceMetrics(registry, prefix, kind)));
     return metrics;
   }
 
-  private constructor(registry: Registry) {
+  private constructor(registry: Registry, prefix: string, kind: string) {
     const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[]) =>
       new Gauge<L>({ name, help, labelNames, registers: [registry] });
     const labels = ['namespace', 'name'] as const;
-    this.consumersDesired = gauge('ptemplate_consumers_desired', 'Consumer pods that should run (nodes where the module and the device plugin are ready).', labels);
-    this.consumersReady = gauge('ptemplate_consumers_ready', 'Consumer pods that are running and ready.', labels);
-    this.moduleNodesDesired = gauge('ptemplate_module_nodes_desired', 'Nodes where KMM should load the kernel module.', labels);
-    this.moduleNodesAvailable = gauge('ptemplate_module_nodes_available', 'Nodes where KMM reports the kernel module loader as available.', labels);
-    this.condition = gauge('ptemplate_condition', 'The current status of each condition of a Ptemplate: 1 for the status it has, 0 for the others.',
+    this.consumersDesired = gauge(`${prefix}_consumers_desired`, 'Consumer pods that should run (nodes where the module and the device plugin are ready).', labels);
+    this.consumersReady = gauge(`${prefix}_consumers_ready`, 'Consumer pods that are running and ready.', labels);
+    this.moduleNodesDesired = gauge(`${prefix}_module_nodes_desired`, 'Nodes where KMM should load the kernel module.', labels);
+    this.moduleNodesAvailable = gauge(`${prefix}_module_nodes_available`, 'Nodes where KMM reports the kernel module loader as available.', labels);
+    this.condition = gauge(`${prefix}_condition`, `The current status of each condition of a ${kind}: 1 for the status it has, 0 for the others.`,
       ['namespace', 'name', 'type', 'status'] as const);
   }
 
-  /** Sets the series of one Ptemplate from the status the reconciler computed. */
-  observe(pt: Ptemplate, status: PtemplateStatus): void {
-    const labels = { namespace: pt.metadata.namespace ?? '', name: pt.metadata.name ?? '' };
+  /** Sets the series of one object from the status the reconciler computed. */
+  observe(obj: DeviceObject, status: DeviceStatus): void {
+    const labels = { namespace: obj.metadata.namespace ?? '', name: obj.metadata.name ?? '' };
     this.consumersDesired.set(labels, status.consumersDesired ?? 0);
     this.consumersReady.set(labels, status.consumersReady ?? 0);
     this.moduleNodesDesired.set(labels, status.module?.loader.desired ?? 0);
@@ -60,7 +63,7 @@ export class PtemplateMetrics {
     else this.#conditionTypes.delete(key);
   }
 
-  /** Deletes every series of a Ptemplate that is gone. */
+  /** Deletes every series of an object that is gone. */
   forget(key: ObjectKey): void {
     const labels = { namespace: key.namespace ?? '', name: key.name };
     for (const gauge of [this.consumersDesired, this.consumersReady, this.moduleNodesDesired, this.moduleNodesAvailable]) gauge.remove(labels);

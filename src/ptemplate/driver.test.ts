@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { devicePluginReadyLabel, moduleReadyLabel } from '../../kmm/labels.ts';
-import { validateModule } from '../../kmm/validation.ts';
-import { withDefaults } from '../api/defaults.ts';
-import type { Ptemplate } from '../api/schema.ts';
-import { desiredConsumers, desiredModule, immutableConsumersChange, immutableModuleChange } from './desired.ts';
+import { devicePluginReadyLabel, moduleReadyLabel } from '../kmm/labels.ts';
+import { validateModule } from '../kmm/validation.ts';
+import { immutableConsumersChange, immutableModuleChange } from '../kmm/workload/children.ts';
+import { withDefaults } from './api/defaults.ts';
+import type { Ptemplate } from './api/schema.ts';
+import { desiredConsumers, desiredModule } from './driver.ts';
 import { APPLIED_HASH_ANNOTATION } from './names.ts';
 
 const pt = (spec: Record<string, unknown> = {}): Ptemplate => ({

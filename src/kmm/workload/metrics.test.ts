@@ -1,28 +1,29 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Registry } from 'prom-client';
-import type { Ptemplate, PtemplateCondition, PtemplateStatus } from './api/schema.ts';
-import { PtemplateMetrics } from './metrics.ts';
+import type { DeviceObject } from './driver.ts';
+import { DeviceMetrics } from './metrics.ts';
+import type { DeviceCondition, DeviceStatus } from './status-schema.ts';
 
-const pt = (namespace: string, name: string) => ({ metadata: { namespace, name } }) as Ptemplate;
-const condition = (type: string, status: PtemplateCondition['status']): PtemplateCondition => ({ type, status, reason: 'R', message: 'm', lastTransitionTime: '2024-01-01T00:00:00Z' });
+const pt = (namespace: string, name: string): DeviceObject => ({ metadata: { namespace, name }, spec: {} });
+const condition = (type: string, status: DeviceCondition['status']): DeviceCondition => ({ type, status, reason: 'R', message: 'm', lastTransitionTime: '2024-01-01T00:00:00Z' });
 
 /** The exposition lines of the ptemplate_* series, sorted. */
 async function series(registry: Registry): Promise<string[]> {
   return (await registry.metrics()).split('\n').filter((l) => l.startsWith('ptemplate_')).sort();
 }
 
-const loading: PtemplateStatus = {
+const loading: DeviceStatus = {
   conditions: [condition('Ready', 'False'), condition('ModuleLoaded', 'False')],
   module: { loader: { desired: 3, available: 1, matching: 3 } },
   consumersDesired: 1,
   consumersReady: 0,
 };
 
-void describe('PtemplateMetrics', () => {
+void describe('DeviceMetrics', () => {
   void it('sets the counts and one series per condition status from the computed status', async () => {
     const registry = new Registry();
-    PtemplateMetrics.for(registry).observe(pt('ns1', 'a'), loading);
+    DeviceMetrics.for(registry, 'ptemplate', 'Ptemplate').observe(pt('ns1', 'a'), loading);
     assert.deepEqual(await series(registry), [
       'ptemplate_condition{namespace="ns1",name="a",type="ModuleLoaded",status="False"} 1',
       'ptemplate_condition{namespace="ns1",name="a",type="ModuleLoaded",status="True"} 0',
@@ -39,7 +40,7 @@ void describe('PtemplateMetrics', () => {
 
   void it('follows status changes and drops condition types that disappear', async () => {
     const registry = new Registry();
-    const metrics = PtemplateMetrics.for(registry);
+    const metrics = DeviceMetrics.for(registry, 'ptemplate', 'Ptemplate');
     metrics.observe(pt('ns1', 'a'), loading);
     metrics.observe(pt('ns1', 'a'), { conditions: [condition('Ready', 'True')], consumersDesired: 2, consumersReady: 2 });
     const lines = await series(registry);
@@ -50,9 +51,9 @@ void describe('PtemplateMetrics', () => {
     assert.equal(lines.filter((l) => l.includes('ModuleLoaded')).length, 0);
   });
 
-  void it('deletes every series of a Ptemplate that is gone and keeps the others', async () => {
+  void it('deletes every series of an object that is gone and keeps the others', async () => {
     const registry = new Registry();
-    const metrics = PtemplateMetrics.for(registry);
+    const metrics = DeviceMetrics.for(registry, 'ptemplate', 'Ptemplate');
     metrics.observe(pt('ns1', 'a'), loading);
     metrics.observe(pt('ns2', 'a'), loading);
     metrics.forget({ namespace: 'ns1', name: 'a' });
@@ -66,7 +67,7 @@ void describe('PtemplateMetrics', () => {
 
   void it('registers once per registry', () => {
     const registry = new Registry();
-    assert.equal(PtemplateMetrics.for(registry), PtemplateMetrics.for(registry));
-    assert.notEqual(PtemplateMetrics.for(registry), PtemplateMetrics.for(new Registry()));
+    assert.equal(DeviceMetrics.for(registry, 'ptemplate', 'Ptemplate'), DeviceMetrics.for(registry, 'ptemplate', 'Ptemplate'));
+    assert.notEqual(DeviceMetrics.for(registry, 'ptemplate', 'Ptemplate'), DeviceMetrics.for(new Registry(), 'ptemplate', 'Ptemplate'));
   });
 });

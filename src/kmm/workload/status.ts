@@ -1,13 +1,16 @@
-// Status of a Ptemplate, computed from what the cache shows: the KMM Module's counts, the nodes'
-// KMM labels, the consumer DaemonSet and its pods. Pure functions, so every message is testable.
-import { isModuleReadyOn } from '../../kmm/labels.ts';
-import { moduleStatusSummary } from '../../kmm/module.ts';
-import type { Module } from '../../kmm/types.ts';
+// Status of a device object, computed from what the cache shows: the KMM Module's counts, the
+// nodes' KMM labels, the consumer DaemonSet and its pods. Pure functions, so every message is testable.
 import { isSubset } from '../../runtime/apply.ts';
 import { conditionsEqual, setCondition, type ConditionInput } from '../../runtime/conditions.ts';
 import type { KubeObject } from '../../runtime/object.ts';
-import { ConditionType, type Ptemplate, type PtemplateStatus } from '../api/schema.ts';
-import type { DaemonSet } from './desired.ts';
+import { isModuleReadyOn } from '../labels.ts';
+import { moduleStatusSummary } from '../module.ts';
+import type { Module } from '../types.ts';
+import type { DaemonSet } from './children.ts';
+import { ConditionType, type DeviceStatus } from './status-schema.ts';
+
+/** What the status functions read of the device object. */
+type Owner = KubeObject & { status?: DeviceStatus | undefined };
 
 export type Condition = Omit<ConditionInput, 'type' | 'observedGeneration'>;
 
@@ -21,26 +24,26 @@ export function nodeMatches(node: KubeObject, selector: Record<string, string>):
 }
 
 /** ModuleLoaded while the module should be loaded. */
-export function moduleLoadedCondition(pt: Ptemplate, module: Module | undefined, nodes: readonly KubeObject[]): Condition {
-  const ns = pt.metadata.namespace!;
-  const name = pt.metadata.name!;
+export function moduleLoadedCondition(owner: Owner, selector: Record<string, string>, module: Module | undefined, nodes: readonly KubeObject[]): Condition {
+  const ns = owner.metadata.namespace!;
+  const name = owner.metadata.name!;
   if (!module) return { status: 'False', reason: 'ModuleCreating', message: `creating KMM Module ${name}` };
   if (module.metadata.deletionTimestamp) {
     return { status: 'False', reason: 'WaitingForPreviousUnload', message: `KMM Module ${name} is still being deleted by an earlier unload; it is recreated once it is gone` };
   }
-  const matching = nodes.filter((n) => nodeMatches(n, pt.spec.selector));
+  const matching = nodes.filter((n) => nodeMatches(n, selector));
   if (matching.length === 0) {
-    return { status: 'False', reason: 'NoMatchingNodes', message: `no node has the labels of spec.selector ${JSON.stringify(pt.spec.selector)}: label the nodes that have the device, or change spec.selector` };
+    return { status: 'False', reason: 'NoMatchingNodes', message: `no node has the labels of spec.selector ${JSON.stringify(selector)}: label the nodes that have the device, or change spec.selector` };
   }
+  const kmod = module.spec.moduleLoader?.container.modprobe.moduleName ?? name;
   const loaded = matching.filter((n) => isModuleReadyOn(n, ns, name)).length;
   // KMM's desired count leaves out nodes without a kernel mapping; before it reports, every matching node counts.
   const reported = module.status?.moduleLoader?.desiredNumber;
   const desired = reported !== undefined && reported > 0 ? Math.min(reported, matching.length) : matching.length;
-  if (loaded >= desired) return { status: 'True', reason: 'Loaded', message: `kernel module ${pt.spec.moduleName} is loaded on ${loaded} of ${desired} nodes` };
-  return { status: 'False', reason: 'Loading', message: `kernel module ${pt.spec.moduleName} is loaded on ${loaded} of ${desired} nodes; KMM is still loading it (see the Module's status and the module loader pods)` };
+  if (loaded >= desired) return { status: 'True', reason: 'Loaded', message: `kernel module ${kmod} is loaded on ${loaded} of ${desired} nodes` };
+  return { status: 'False', reason: 'Loading', message: `kernel module ${kmod} is loaded on ${loaded} of ${desired} nodes; KMM is still loading it (see the Module's status and the module loader pods)` };
 }
 
-/** ConsumersReady while the module should be loaded. */
 /**
  * ConsumersReady while the module should be loaded. `eligibleNodes` counts the nodes whose labels
  * the consumers' nodeSelector matches (selector plus KMM's marks): the DaemonSet's own desired
@@ -90,19 +93,22 @@ export interface StatusInput {
   module?: Module | undefined;
   consumers?: DaemonSet | undefined;
   pods?: readonly Pod[];
+  /** Conditions of the driver's own (DeviceDriver.conditions), set after the layer's. */
+  extra?: readonly (Condition & { type: string })[];
 }
 
 /** The next status: conditions merged by metav1 rules (lastTransitionTime moves only on a flip). */
-export function nextStatus(pt: Ptemplate, input: StatusInput, now: Date): PtemplateStatus {
-  const generation = pt.metadata.generation ?? 0;
-  let conditions = pt.status?.conditions ? [...pt.status.conditions] : [];
+export function nextStatus(owner: Owner, input: StatusInput, now: Date): DeviceStatus {
+  const generation = owner.metadata.generation ?? 0;
+  let conditions = owner.status?.conditions ? [...owner.status.conditions] : [];
   const set = (type: string, c: Condition | undefined) => {
     if (c) conditions = setCondition(conditions, { type, observedGeneration: generation, ...c }, now);
   };
   set(ConditionType.Ready, input.ready);
   set(ConditionType.ModuleLoaded, input.moduleLoaded);
   set(ConditionType.ConsumersReady, input.consumersReady);
-  const status: PtemplateStatus = { ...pt.status, observedGeneration: generation, conditions };
+  for (const { type, ...c } of input.extra ?? []) set(type, c);
+  const status: DeviceStatus = { ...owner.status, observedGeneration: generation, conditions };
   if (input.module) status.module = { devicePlugin: NO_PODS, ...moduleStatusSummary(input.module) };
   // Zeros rather than removing the field: Kubernetes 1.20's server-side apply leaves nulls behind
   // when a custom resource's nested fields are dropped, which the schema then refuses.
@@ -115,7 +121,7 @@ export function nextStatus(pt: Ptemplate, input: StatusInput, now: Date): Ptempl
   return status;
 }
 
-export function statusEqual(a: PtemplateStatus | undefined, b: PtemplateStatus): boolean {
+export function statusEqual(a: DeviceStatus | undefined, b: DeviceStatus): boolean {
   if (!a) return false;
   const { conditions: ac, ...arest } = a;
   const { conditions: bc, ...brest } = b;
@@ -126,7 +132,7 @@ export function statusEqual(a: PtemplateStatus | undefined, b: PtemplateStatus):
  * Whether a status change is one a user or a tool acts on — a condition's status or reason, or
  * observedGeneration — rather than progress (counts, messages, pod names) that may wait.
  */
-export function statusUrgent(prev: PtemplateStatus | undefined, next: PtemplateStatus): boolean {
+export function statusUrgent(prev: DeviceStatus | undefined, next: DeviceStatus): boolean {
   if (!prev || prev.observedGeneration !== next.observedGeneration) return true;
   const before = new Map((prev.conditions ?? []).map((c) => [c.type, c]));
   const after = next.conditions ?? [];

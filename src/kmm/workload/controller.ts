@@ -1,0 +1,125 @@
+// Wires a device driver to the shared cache: what the workload layer watches, how each event finds
+// the device objects it concerns, and the permissions it needs (the source of the generated RBAC).
+import { LABELS_INDEX, labelIndexValue, labelsIndex } from '../../runtime/cache/store.ts';
+import type { Informer } from '../../runtime/cache/informer.ts';
+import type { Controller } from '../../runtime/controller/controller.ts';
+import { deletionOrFinalizersChanged, generationChanged, labelsChanged, or } from '../../runtime/controller/predicate.ts';
+import type { EventRecorder } from '../../runtime/events.ts';
+import type { Manager } from '../../runtime/manager/manager.ts';
+import { keyOf, type KubeObject } from '../../runtime/object.ts';
+import { permission } from '../../runtime/rbac.ts';
+import { DaemonSets, Nodes, Pods, Secrets } from '../../runtime/resource.ts';
+import type { StatusPacer } from '../../runtime/status-pacer.ts';
+import { moduleOfNodeLabel } from '../labels.ts';
+import { Modules } from '../resource.ts';
+import type { DeviceDriver, DeviceObject } from './driver.ts';
+import { DeviceMetrics } from './metrics.ts';
+import { consumerPodSelector, workloadNames, type WorkloadNames } from './names.ts';
+import { DeviceReconciler } from './reconciler.ts';
+import { nodeMatches } from './status.ts';
+import { StatusWriter } from './status-writer.ts';
+
+/**
+ * Default 16. A reconcile spends its time waiting for one to four API round trips and little on
+ * the CPU, so workers overlap that waiting; the API server's Priority and Fairness queues whatever
+ * exceeds its share. A key is never reconciled by two workers at once, whatever the number.
+ */
+export const DEFAULT_MAX_CONCURRENT_RECONCILES = 16;
+
+export interface DeviceControllerOptions {
+  /** Records the events (reportingController is the operator's). */
+  recorder: EventRecorder;
+  /** Parallel reconciles. Default DEFAULT_MAX_CONCURRENT_RECONCILES (16). */
+  maxConcurrentReconciles?: number | undefined;
+  /** Paces progress-only status writes. Default: a StatusPacer with its defaults (250 ms .. 5 s). */
+  statusPacer?: StatusPacer | undefined;
+}
+
+export interface DeviceController {
+  controller: Controller;
+  names: WorkloadNames;
+}
+
+const PULL_SECRET_INDEX = 'kmm.workload/pull-secret';
+/** Device objects by each `key=value` of their selector; an empty selector (every node) under MATCH_ALL. */
+const SELECTOR_INDEX = 'kmm.workload/selector';
+const MATCH_ALL = '*';
+// Node labels carry KMM's "loaded" and "device plugin ready" marks; metadata is all we need.
+const NODE_WATCH = { metadataOnly: true };
+
+/** Adds the controller of `driver`'s resource to the manager. */
+export function addDeviceController<R extends DeviceObject>(manager: Manager, driver: DeviceDriver<R>, options: DeviceControllerOptions): DeviceController {
+  const { cache } = manager;
+  const type = driver.resource;
+  const names = workloadNames(type, driver.names);
+  const specOf = (obj: R) => driver.withDefaults?.(obj.spec) ?? obj.spec;
+  const objects = cache.informer(type);
+  objects.addIndex(SELECTOR_INDEX, (obj) => {
+    const entries = Object.entries(driver.selector(specOf(obj)) ?? {});
+    return entries.length ? entries.map(([k, v]) => labelIndexValue(k, v)) : [MATCH_ALL];
+  });
+  const podWatch = { labelSelector: consumerPodSelector(names) };
+  // Reconciles read nodes by the selector's labels and pods by the owner's UID label.
+  cache.informer(Nodes, NODE_WATCH).addIndex(LABELS_INDEX, labelsIndex);
+  cache.informer(Pods, podWatch).addIndex(LABELS_INDEX, labelsIndex);
+  manager.declarePermissions(
+    // Children: server-side apply creates or patches; unloading deletes.
+    permission(Modules, ['create', 'patch', 'delete']),
+    permission(DaemonSets, ['create', 'patch', 'delete']),
+    // The finalizer (JSON patch) and status (apply to /status).
+    permission(type, ['patch']),
+    permission(type, ['patch'], 'status'),
+    // blockOwnerDeletion on the children's owner references needs this where the
+    // OwnerReferencesPermissionEnforcement admission plugin runs (OpenShift).
+    permission(type, ['update'], 'finalizers'),
+  );
+  const reconciler = new DeviceReconciler<R>({
+    client: manager.client, cache, recorder: options.recorder, driver, names,
+    status: new StatusWriter<R>({ client: manager.client, type, pacer: options.statusPacer, observer: DeviceMetrics.for(manager.registry, names.metricsPrefix, type.kind) }),
+  });
+  const builder = manager.controller(names.controller)
+    // Our own status writes change neither generation nor finalizers, so they do not come back as work.
+    .for(type, { predicates: [or(generationChanged, deletionOrFinalizersChanged)] })
+    .owns(Modules)
+    .owns(DaemonSets)
+    .watches(Pods, podToOwner(names), podWatch)
+    .watches(Nodes, nodeToOwners(objects, (obj) => driver.selector(specOf(obj))), { ...NODE_WATCH, predicates: [labelsChanged] });
+  if (driver.pullSecret) {
+    const pullSecret = driver.pullSecret.bind(driver);
+    objects.addIndex(PULL_SECRET_INDEX, (obj) => {
+      const secret = pullSecret(specOf(obj));
+      return secret ? [`${obj.metadata.namespace}/${secret.name}`] : [];
+    });
+    // Only whether the pull secret exists: metadata, never the secret's data.
+    builder.watches(Secrets, (secret) => objects.byIndex(PULL_SECRET_INDEX, keyOf(secret)).map((obj) => keyOf(obj)), { metadataOnly: true });
+  }
+  const controller = builder
+    .withOptions({ maxConcurrentReconciles: options.maxConcurrentReconciles ?? DEFAULT_MAX_CONCURRENT_RECONCILES })
+    .complete(reconciler.reconcile);
+  return { controller, names };
+}
+
+function podToOwner(names: WorkloadNames) {
+  return (pod: KubeObject): string[] => {
+    const name = pod.metadata.annotations?.[names.ownerNameAnnotation];
+    return name && pod.metadata.namespace ? [`${pod.metadata.namespace}/${name}`] : [];
+  };
+}
+
+/**
+ * Every object whose selector matches the node, or whose KMM labels it carries. It costs the
+ * objects that share a label with the node, not a scan of all of them.
+ */
+function nodeToOwners<R extends DeviceObject>(objects: Informer<R>, selectorOf: (obj: R) => Record<string, string>) {
+  return (node: KubeObject): string[] => {
+    const keys = new Set<string>();
+    for (const obj of objects.byIndex(SELECTOR_INDEX, MATCH_ALL)) keys.add(keyOf(obj));
+    for (const [k, v] of Object.entries(node.metadata.labels ?? {})) {
+      for (const obj of objects.byIndex(SELECTOR_INDEX, labelIndexValue(k, v))) if (nodeMatches(node, selectorOf(obj))) keys.add(keyOf(obj));
+      const module = moduleOfNodeLabel(k);
+      // The Module is named after its owner; a key with nothing behind it costs one cache miss.
+      if (module) keys.add(`${module.namespace}/${module.name}`);
+    }
+    return [...keys];
+  };
+}
