@@ -39,7 +39,7 @@ export interface SimulatorOptions {
   maxRestartBackoffMs?: number;
   /**
    * The devices a loaded module gives a node: for each kind, the extended resource, how the count
-   * derives from the Module (e.g. `simCountFromParameter('max_dev', 5)`) and, optionally, which
+   * derives from the modprobe parameters the module was loaded with (e.g. `simCountFromParameter('max_dev', 5)`) and, optionally, which
    * kernel module (`modprobe.moduleName`) it belongs to (first match wins). Default
    * `[SIM_DEFAULT_DEVICE]`: `example.com/ptemplate`, `max_dev` devices (5 when unset), any Module.
    */
@@ -67,7 +67,7 @@ export async function startSimulators(options: SimulatorOptions): Promise<Runnin
   if (devices.length === 0) throw new Error('startSimulators: devices must name at least one device kind');
   for (const [i, kind] of devices.entries()) {
     if (!/^[a-z0-9.-]+\/[A-Za-z0-9._-]+$/.test(kind.resource)) throw new Error(`startSimulators: devices[${i}].resource ${JSON.stringify(kind.resource)} is not an extended resource name (domain/name)`);
-    if (typeof kind.count !== 'function') throw new Error(`startSimulators: devices[${i}].count must be a function of the Module`);
+    if (typeof kind.count !== 'function') throw new Error(`startSimulators: devices[${i}].count must be a function of the modprobe parameters`);
   }
   const kmm = new SimulatedKmm({ devices });
   new SimulatedNodeAgent().setupWithManager(manager);

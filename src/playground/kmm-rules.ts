@@ -10,17 +10,17 @@ import type { SimNode, SimTaint } from './sim-shared.ts';
 export interface SimDeviceKind {
   /** Extended resource the simulated device plugin advertises, e.g. `example.com/ptemplate`. */
   resource: string;
-  /** Devices a node gets while the module runs there, from the Module (typically a modprobe parameter). */
-  count(module: SimModule): number;
+  /** Devices a node gets while the module runs there, from the modprobe parameters it was loaded with. */
+  count(parameters: readonly string[]): number;
   /** Only Modules loading this kernel module (`modprobe.moduleName`) get this kind. Default: every Module. */
   moduleName?: string;
 }
 
 /** A count read from the modprobe parameter `name` (`name=3` or `name="3"`), else `fallback`. */
-export function simCountFromParameter(name: string, fallback: number): (module: SimModule) => number {
+export function simCountFromParameter(name: string, fallback: number): (parameters: readonly string[]) => number {
   const pattern = new RegExp(`^${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}="?(\\d+)"?$`);
-  return (module) => {
-    for (const parameter of module.spec.moduleLoader?.container.modprobe.parameters ?? []) {
+  return (parameters) => {
+    for (const parameter of parameters) {
       const match = pattern.exec(parameter.trim());
       if (match) return Number(match[1]);
     }
@@ -31,9 +31,8 @@ export function simCountFromParameter(name: string, fallback: number): (module: 
 /** The default device: the ptemplate driver's `example.com/ptemplate`, one unit per `/dev/ptemplate-N`, `max_dev` (default 5) of them. */
 export const SIM_DEFAULT_DEVICE: SimDeviceKind = { resource: 'example.com/ptemplate', count: simCountFromParameter('max_dev', 5) };
 
-/** The device kind of a Module: the first whose `moduleName` matches or is unset. */
-export function simDeviceKindOf(kinds: readonly SimDeviceKind[], module: SimModule): SimDeviceKind | undefined {
-  const moduleName = module.spec.moduleLoader?.container.modprobe.moduleName;
+/** The device kind of a kernel module: the first whose `moduleName` matches or is unset. */
+export function simDeviceKindOf(kinds: readonly SimDeviceKind[], moduleName: string | undefined): SimDeviceKind | undefined {
   return kinds.find((k) => k.moduleName === undefined || k.moduleName === moduleName);
 }
 

@@ -259,13 +259,15 @@ export class SimulatedKmm {
       log.info({ node: nodeName, version: status.version || undefined }, 'simulated KMM: module loaded');
     }
 
-    // 5. The device plugin DaemonSet: selects the ready label (and, with a version, the device-plugin version label).
+    // 5. The device plugin DaemonSets: each selects the ready label and, for a versioned Module, its
+    // version's device-plugin label; KMM keeps an older version's DaemonSet while a node still selects it.
     const version = live?.spec.moduleLoader?.container.version ?? '';
-    const kind = live ? simDeviceKindOf(this.#devices, live) : undefined;
-    const dpWanted = !!kind && !!live?.spec.devicePlugin && ready && (version === '' || dpVersion === version);
+    const loadedConfig = entry.status?.config;
+    const kind = simDeviceKindOf(this.#devices, loadedConfig?.moduleName);
+    const dpWanted = !!kind && !!loadedConfig && !!live?.spec.devicePlugin && ready && (version === '' || dpVersion !== '');
     const dpRunning = dpLabel in labels;
     if (dpWanted) {
-      const devices = String(kind.count(live));
+      const devices = String(kind.count(loadedConfig.parameters));
       // Capacity first: when the device-plugin-ready label shows, the scheduler can already place consumers.
       if (node.status?.capacity?.[kind.resource] !== devices || node.status?.allocatable?.[kind.resource] !== devices) {
         await client.patch(Nodes, { name: nodeName }, {
@@ -278,7 +280,7 @@ export class SimulatedKmm {
     }
     if (Object.keys(patch).length > 0) await client.patch(Nodes, { name: nodeName }, { metadata: { labels: patch } }, 'merge');
     if (!dpWanted && dpRunning) {
-      await this.#withdrawDevices(node, live);
+      await this.#withdrawDevices(node, kind);
       log.info({ node: nodeName }, 'simulated KMM: device plugin removed');
     }
 
@@ -289,9 +291,8 @@ export class SimulatedKmm {
     };
   }
 
-  /** A stopped device plugin no longer advertises its resource (the resource of the Module's kind, or every known kind for a Module that is gone). */
-  async #withdrawDevices(node: SimNode, module: SimModule | undefined): Promise<void> {
-    const kind = module ? simDeviceKindOf(this.#devices, module) : undefined;
+  /** A stopped device plugin no longer advertises its resource (its kind's, or every known kind's when unknown). */
+  async #withdrawDevices(node: SimNode, kind: SimDeviceKind | undefined): Promise<void> {
     const resources = (kind ? [kind] : this.#devices).map((k) => k.resource)
       .filter((r) => node.status?.capacity?.[r] !== undefined || node.status?.allocatable?.[r] !== undefined);
     if (resources.length === 0) return;

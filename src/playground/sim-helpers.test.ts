@@ -134,19 +134,19 @@ void describe('ordered upgrade rules', () => {
 });
 
 void describe('device kinds', () => {
-  void it('count devices from a modprobe parameter, quoted or not, with a fallback', () => {
-    assert.equal(SIM_DEFAULT_DEVICE.count(module({ parameters: ['default_msg=hi', 'max_dev=3'] })), 3);
-    assert.equal(SIM_DEFAULT_DEVICE.count(module({ parameters: ['max_dev="2"'] })), 2);
-    assert.equal(SIM_DEFAULT_DEVICE.count(module()), 5);
-    assert.equal(simCountFromParameter('num_ports', 1)(module({ parameters: ['max_dev=3', 'num_ports=4'] })), 4);
-    assert.equal(simCountFromParameter('num_ports', 1)(module({ parameters: ['xnum_ports=4'] })), 1);
+  void it('count devices from a modprobe parameter the module was loaded with, quoted or not, with a fallback', () => {
+    assert.equal(SIM_DEFAULT_DEVICE.count(['default_msg=hi', 'max_dev=3']), 3);
+    assert.equal(SIM_DEFAULT_DEVICE.count(['max_dev="2"']), 2);
+    assert.equal(SIM_DEFAULT_DEVICE.count([]), 5);
+    assert.equal(simCountFromParameter('num_ports', 1)(['max_dev=3', 'num_ports=4']), 4);
+    assert.equal(simCountFromParameter('num_ports', 1)(['xnum_ports=4']), 1);
   });
 
   void it('pick the first kind whose kernel module matches, a kind without one matching every Module', () => {
     const widget = { resource: 'example.com/widget', count: () => 1, moduleName: 'widget' };
-    assert.equal(simDeviceKindOf([widget, SIM_DEFAULT_DEVICE], module({ moduleName: 'widget' })), widget);
-    assert.equal(simDeviceKindOf([widget, SIM_DEFAULT_DEVICE], module()), SIM_DEFAULT_DEVICE);
-    assert.equal(simDeviceKindOf([widget], module()), undefined);
+    assert.equal(simDeviceKindOf([widget, SIM_DEFAULT_DEVICE], 'widget'), widget);
+    assert.equal(simDeviceKindOf([widget, SIM_DEFAULT_DEVICE], 'ptemplate_char_dev'), SIM_DEFAULT_DEVICE);
+    assert.equal(simDeviceKindOf([widget], 'ptemplate_char_dev'), undefined);
   });
 });
 

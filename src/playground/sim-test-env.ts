@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { ControlPlane } from '../testenv/control-plane.ts';
 import { Client } from '../runtime/client/client.ts';
 import { isNotFound } from '../runtime/client/errors.ts';
+import { Informer } from '../runtime/cache/informer.ts';
 import { createLogger, silentLogger } from '../runtime/log.ts';
 import type { KubeObject } from '../runtime/object.ts';
 import { CustomResourceDefinitions, Nodes, Pods } from '../runtime/resource.ts';
@@ -14,6 +15,7 @@ import { Modules } from '../kmm/resource.ts';
 import type { Module } from '../kmm/types.ts';
 import { waitFor } from '../../test/support/wait.ts';
 import { createSimulatedNodes, startSimulators, type RunningSimulators, type SimNode, type SimPod, type SimulatedNodeSpec, type SimulatorOptions } from './index.ts';
+import type { SimModule } from './kmm-api.ts';
 
 export const EL9 = '5.14.0-284.el9.x86_64';
 
@@ -137,3 +139,66 @@ export function assertKmmLabels(node: SimNode, namespace: string, name: string, 
 }
 
 export type { Module };
+
+/** One observed version of a node or a created worker pod, in etcd revision order (one etcd: revisions compare). */
+export interface Observed { rv: number; kind: 'node' | 'worker'; labels: Record<string, string>; capacity?: Record<string, string> }
+
+/** Records every version of one node and every worker pod created, from watches, until `stop()`. */
+export async function recordHistory(env: SimEnv, nodeName: string): Promise<{ seen: Observed[]; stop(): void }> {
+  const seen: Observed[] = [];
+  const abort = new AbortController();
+  const client = new Client(env.cp.kubeConfig());
+  const nodes = new Informer<SimNode>(client, Nodes, {}, silentLogger);
+  const pods = new Informer<SimPod>(client, Pods, {}, silentLogger);
+  const onNode = (node: SimNode) => {
+    if (node.metadata.name === nodeName) seen.push({ rv: Number(node.metadata.resourceVersion), kind: 'node', labels: labelsOf(node), capacity: node.status?.capacity ?? {} });
+  };
+  nodes.addHandler({ add: onNode, update: (_old, node) => onNode(node) });
+  pods.addHandler({ add: (pod) => {
+    if (pod.spec?.nodeName === nodeName && pod.metadata.labels?.['kmm.node.kubernetes.io/worker-action']) {
+      seen.push({ rv: Number(pod.metadata.resourceVersion), kind: 'worker', labels: pod.metadata.labels });
+    }
+  } });
+  nodes.start(abort.signal);
+  pods.start(abort.signal);
+  await nodes.waitForSync(abort.signal);
+  await pods.waitForSync(abort.signal);
+  return { seen, stop: () => abort.abort() };
+}
+
+/** The revision of the first observation after `after` that satisfies `test` (throws naming `what` when none). */
+export function firstRv(seen: readonly Observed[], what: string, test: (o: Observed) => boolean, after = 0): number {
+  const found = [...seen].sort((a, b) => a.rv - b.rv).find((o) => o.rv > after && test(o));
+  assert.ok(found, `never observed: ${what}`);
+  return found.rv;
+}
+
+export interface HandModuleInput {
+  namespace: string;
+  name: string;
+  selector: Record<string, string>;
+  moduleName: string;
+  parameters?: string[];
+  version?: string;
+  image: string;
+  devicePlugin?: boolean;
+}
+
+/** A Module written by hand, as a user would write its YAML (not by src/kmm's builder). */
+export function handModule(input: HandModuleInput): SimModule {
+  return {
+    apiVersion: 'kmm.sigs.x-k8s.io/v1beta1', kind: 'Module',
+    metadata: { namespace: input.namespace, name: input.name },
+    spec: {
+      selector: input.selector,
+      moduleLoader: {
+        container: {
+          ...(input.version ? { version: input.version } : {}),
+          modprobe: { moduleName: input.moduleName, dirName: '/opt', ...(input.parameters ? { parameters: input.parameters } : {}) },
+          kernelMappings: [{ regexp: '^.+$', containerImage: input.image }],
+        },
+      },
+      ...(input.devicePlugin ? { devicePlugin: { container: { image: 'registry.example.com/device-plugin:1.0' } } } : {}),
+    },
+  };
+}

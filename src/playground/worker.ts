@@ -19,7 +19,7 @@ import type { Manager } from '../runtime/manager/manager.ts';
 import { Nodes, Pods } from '../runtime/resource.ts';
 import { KMM_MODULE_NAME_LABEL, KMM_WORKER_ACTION_LABEL, KMM_WORKER_CONTAINER } from './kmm-api.ts';
 import { simWorkerAction, simWorkerConfig, simWorkerRestarts } from './kmm-pods.ts';
-import { SIM_DEFAULT_DEVICE, type SimDeviceKind } from './kmm-rules.ts';
+import { SIM_DEFAULT_DEVICE, simDeviceKindOf, type SimDeviceKind } from './kmm-rules.ts';
 import {
   isPodTerminated, isSimulatedNode, podResourceRequest, SIM_POD_NODE_INDEX, simNow, simPodNodeIndex, type SimNode, type SimPod,
 } from './sim-shared.ts';
@@ -124,7 +124,7 @@ export class SimulatedWorker {
       const message = annotations[simFailLoadAnnotation(pod.metadata.namespace ?? '', module)] ?? annotations[SIM_FAIL_LOAD_ANNOTATION];
       return message === undefined ? undefined : `could not load module ${moduleName}: ${message || simLoadError(moduleName)}`;
     }
-    const kind = this.#devices.find((k) => k.moduleName === undefined || k.moduleName === moduleName);
+    const kind = simDeviceKindOf(this.#devices, moduleName);
     if (!kind) return undefined;
     const users = (this.#cache!.list(Pods, { index: { name: SIM_POD_NODE_INDEX, value: node.metadata.name! } }) as SimPod[])
       .filter((p) => !isPodTerminated(p) && podResourceRequest(p, kind.resource) > 0);
