@@ -62,13 +62,13 @@ export interface RunningSimulators {
  */
 export async function startSimulators(options: SimulatorOptions): Promise<RunningSimulators> {
   const log = (options.log ?? silentLogger).child({ component: 'playground-simulators' });
-  const manager = new Manager({ kubeConfig: options.kubeConfig, log, fieldManager: 'ptemplate-playground-simulators' });
   const devices = options.devices ?? [SIM_DEFAULT_DEVICE];
   if (devices.length === 0) throw new Error('startSimulators: devices must name at least one device kind');
   for (const [i, kind] of devices.entries()) {
     if (!/^[a-z0-9.-]+\/[A-Za-z0-9._-]+$/.test(kind.resource)) throw new Error(`startSimulators: devices[${i}].resource ${JSON.stringify(kind.resource)} is not an extended resource name (domain/name)`);
     if (typeof kind.count !== 'function') throw new Error(`startSimulators: devices[${i}].count must be a function of the modprobe parameters`);
   }
+  const manager = new Manager({ kubeConfig: options.kubeConfig, log, fieldManager: 'ptemplate-playground-simulators' });
   const kmm = new SimulatedKmm({ devices });
   new SimulatedNodeAgent().setupWithManager(manager);
   kmm.setupWithManager(manager);
