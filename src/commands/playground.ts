@@ -6,7 +6,7 @@ import { parseAllDocuments } from 'yaml';
 import type { Logger } from 'pino';
 import { moduleCrd } from '../kmm/crd.ts';
 import { Modules } from '../kmm/resource.ts';
-import { createSimulatedNodes, startSimulators } from '../playground/index.ts';
+import { createSimulatedNodes, SIM_FAIL_LOAD_ANNOTATION, startSimulators, type SimDeviceKind } from '../playground/index.ts';
 import { ptemplateCrd } from '../ptemplate/api/crd.ts';
 import { Ptemplates, type Ptemplate } from '../ptemplate/api/schema.ts';
 import { Client } from '../runtime/client/client.ts';
@@ -18,7 +18,16 @@ import { runOperator } from './run.ts';
 export const SAMPLE_PATH = new URL('../../config/samples/pt_v1alpha1_ptemplate.yaml', import.meta.url);
 const WORKER_LABEL = 'node-role.kubernetes.io/worker';
 
-export async function runPlayground(options: { log: Logger; signal: AbortSignal; metricsAddress: string; probeAddress: string }): Promise<void> {
+export interface PlaygroundOptions {
+  log: Logger;
+  signal: AbortSignal;
+  metricsAddress: string;
+  probeAddress: string;
+  /** The simulated devices (resource and count per kmod). Default: the ptemplate driver's `example.com/ptemplate` = `max_dev`. */
+  devices?: readonly SimDeviceKind[];
+}
+
+export async function runPlayground(options: PlaygroundOptions): Promise<void> {
   const { log, signal } = options;
   const progress = (line: string) => log.info(line);
   progress('starting a local control plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler)...');
@@ -34,7 +43,7 @@ export async function runPlayground(options: { log: Logger; signal: AbortSignal;
     await createSimulatedNodes(admin, ['worker-0', 'worker-1', 'worker-2'].map((name) => ({ name, labels: { [WORKER_LABEL]: '' } })));
     // The simulators' own chatter only at debug level: the operator's logs are what a newcomer reads.
     const simLog = log.isLevelEnabled('debug') ? log : log.child({}, { level: 'warn' });
-    sims = await startSimulators({ kubeConfig: cp.kubeConfig(), log: simLog, loadDelayMs: 2000 });
+    sims = await startSimulators({ kubeConfig: cp.kubeConfig(), log: simLog, loadDelayMs: 2000, ...(options.devices ? { devices: options.devices } : {}) });
     const sample = await loadSample();
     await admin.apply(Ptemplates, sample);
     printWelcome(cp.kubeconfigPath, sample);
@@ -79,6 +88,14 @@ function printWelcome(kubeconfig: string, sample: Ptemplate) {
     kubectl get daemonset,pods -n ${ns} -o wide
     kubectl get nodes --show-labels                 # KMM's ready labels
     kubectl patch ptemplate -n ${ns} ${name} --type merge -p '{"spec":{"moduleState":"Unloaded"}}'
+
+  A node whose module load fails (the simulated modprobe fails while the annotation stays; the
+  next load there, e.g. during an upgrade or after Unloaded/Loaded, shows in KMM's worker pod):
+
+    kubectl annotate node worker-1 ${SIM_FAIL_LOAD_ANNOTATION}='could not insert module: Invalid argument'
+    kubectl get pods -n ${ns} -l kmm.node.kubernetes.io/worker-action -o wide   # restarts, CrashLoopBackOff
+    kubectl annotate node worker-1 ${SIM_FAIL_LOAD_ANNOTATION}-                  # the next retry succeeds
+    kubectl get nodes -L kmm.node.kubernetes.io/${ns}.${name}.version.ready     # per-node driver version
 
   Press Ctrl-C to stop; everything is removed.
 

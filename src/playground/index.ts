@@ -5,18 +5,25 @@ import type { Logger } from 'pino';
 import { Manager } from '../runtime/manager/manager.ts';
 import { silentLogger } from '../runtime/log.ts';
 import { SimulatedKmm } from './kmm.ts';
+import { SIM_DEFAULT_DEVICE, type SimDeviceKind } from './kmm-rules.ts';
 import { SimulatedKubelet } from './kubelet.ts';
 import { SimulatedNodeAgent } from './nodes.ts';
+import { SimulatedWorker } from './worker.ts';
 
 export {
   createSimulatedNodes, DEFAULT_SIM_KERNEL_VERSION, SIM_REMOVED_TAINTS, SimulatedNodeAgent, simulatedNode, simulatedNodeIP,
   type SimulatedNodeSpec,
 } from './nodes.ts';
+export { SimulatedKmm, type SimulatedKmmOptions } from './kmm.ts';
 export {
-  SIM_DEFAULT_MAX_DEV, SimulatedKmm, simKernelMapping, simMaxDev, simModuleOfLabel, simSelectorMatches, simToleratesNode,
-  type SimulatedKmmOptions,
-} from './kmm.ts';
-export { SIM_OUT_OF_DEVICES_REASON, SimulatedKubelet, simulatedPodIP } from './kubelet.ts';
+  SIM_DEFAULT_DEVICE, simCountFromParameter, simModuleConfig, simSelectorMatches, simToleratesNode, type SimDeviceKind, type SimModuleConfig,
+} from './kmm-rules.ts';
+export {
+  KMM_MODULE_NAME_LABEL, KMM_WORKER_ACTION_LABEL, kmmDevicePluginReadyLabel, kmmModuleVersionLabel, kmmReadyLabel, kmmVersionReadyLabel,
+  kmmWorkerPodName, type SimModule,
+} from './kmm-api.ts';
+export { SIM_FAIL_LOAD_ANNOTATION, simFailLoadAnnotation, simLoadError, SimulatedWorker, type SimulatedWorkerOptions } from './worker.ts';
+export { SIM_OUT_OF_DEVICES_REASON, SimulatedKubelet, simOutOfDevicesReason, simulatedPodIP } from './kubelet.ts';
 export {
   isSimulatedNode, podResourceRequest, SIM_DEVICE_RESOURCE, SIMULATED_NODE_LABEL, type SimNode, type SimPod,
 } from './sim-shared.ts';
@@ -24,13 +31,26 @@ export {
 export interface SimulatorOptions {
   kubeConfig: KubeConfig;
   log?: Logger;
-  /** How long the simulated KMM takes to load a module on a node. Default 1000 ms. */
+  /** How long one worker pod attempt (a load or an unload on one node) takes. Default 1000 ms. */
   loadDelayMs?: number;
+  /** Back-off before a failed worker pod's first restart, doubling per restart. Default 1000 ms. */
+  restartBackoffMs?: number;
+  /** Largest restart back-off. Default 30 s. */
+  maxRestartBackoffMs?: number;
+  /**
+   * The devices a loaded module gives a node: for each kind, the extended resource, how the count
+   * derives from the modprobe parameters the module was loaded with (e.g. `simCountFromParameter('max_dev', 5)`) and, optionally, which
+   * kernel module (`modprobe.moduleName`) it belongs to (first match wins). Default
+   * `[SIM_DEFAULT_DEVICE]`: `example.com/ptemplate`, `max_dev` devices (5 when unset), any Module.
+   */
+  devices?: readonly SimDeviceKind[];
   /** How long to wait for the caches to fill (the Module CRD must be served). Default 60 s. */
   syncTimeoutMs?: number;
 }
 
 export interface RunningSimulators {
+  /** The simulated KMM (e.g. to ask what it believes is loaded on a node). */
+  readonly kmm: SimulatedKmm;
   /** Stops the simulators and waits until their controllers have stopped. Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -42,10 +62,23 @@ export interface RunningSimulators {
  */
 export async function startSimulators(options: SimulatorOptions): Promise<RunningSimulators> {
   const log = (options.log ?? silentLogger).child({ component: 'playground-simulators' });
+  const devices = options.devices ?? [SIM_DEFAULT_DEVICE];
+  if (devices.length === 0) throw new Error('startSimulators: devices must name at least one device kind');
+  for (const [i, kind] of devices.entries()) {
+    if (!/^[a-z0-9.-]+\/[A-Za-z0-9._-]+$/.test(kind.resource)) throw new Error(`startSimulators: devices[${i}].resource ${JSON.stringify(kind.resource)} is not an extended resource name (domain/name)`);
+    if (typeof kind.count !== 'function') throw new Error(`startSimulators: devices[${i}].count must be a function of the modprobe parameters`);
+  }
   const manager = new Manager({ kubeConfig: options.kubeConfig, log, fieldManager: 'ptemplate-playground-simulators' });
+  const kmm = new SimulatedKmm({ devices });
   new SimulatedNodeAgent().setupWithManager(manager);
-  new SimulatedKmm({ ...(options.loadDelayMs !== undefined ? { loadDelayMs: options.loadDelayMs } : {}) }).setupWithManager(manager);
-  new SimulatedKubelet().setupWithManager(manager);
+  kmm.setupWithManager(manager);
+  new SimulatedWorker({
+    devices,
+    ...(options.loadDelayMs !== undefined ? { workDelayMs: options.loadDelayMs } : {}),
+    ...(options.restartBackoffMs !== undefined ? { restartBackoffMs: options.restartBackoffMs } : {}),
+    ...(options.maxRestartBackoffMs !== undefined ? { maxRestartBackoffMs: options.maxRestartBackoffMs } : {}),
+  }).setupWithManager(manager);
+  new SimulatedKubelet({ resources: devices.map((d) => d.resource) }).setupWithManager(manager);
 
   const abort = new AbortController();
   const done = manager.start(abort.signal);
@@ -60,5 +93,5 @@ export async function startSimulators(options: SimulatorOptions): Promise<Runnin
     await stop().catch(() => {});
     throw new Error(`playground simulators: caches did not sync within ${syncTimeoutMs} ms (is the Module CRD installed? see moduleCrd())`);
   }
-  return { stop };
+  return { kmm, stop };
 }

@@ -1,313 +1,312 @@
-// A simulated KMM (Kernel Module Management) for the test control plane (development and tests
-// only). It does what an operator can observe of KMM, on simulated nodes only:
-// - a Module's kernel module is "loaded" (after `loadDelayMs`) on every simulated node that matches
-//   `spec.selector`, has a kernel mapping for its `status.nodeInfo.kernelVersion`, and whose
-//   NoSchedule/NoExecute taints (cordoning included) the Module tolerates: the node gets
-//   `moduleReadyLabel(ns, name)=""`;
-// - with `spec.devicePlugin`, the node also advertises `example.com/ptemplate` = the `max_dev`
-//   modprobe parameter (default 5) in status capacity/allocatable, and gets
-//   `devicePluginReadyLabel(ns, name)=""`;
-// - `Module.status` counts, KMM's finalizer on live Modules, and unloading node by node when a Module
-//   is deleted or a node stops matching; unloading a node is refused (like `modprobe -r` on a busy
-//   device) while a pod bound there that has not terminated requests `example.com/ptemplate`.
-// Labels of Modules that no longer exist are removed the same way.
-// The device resource is shared: two device-plugin Modules on one node would overwrite each other.
-// Regexp kernel mappings run as JavaScript RegExps (Go's leading `(?flags)` is translated).
+// A simulated KMM (Kernel Module Management v2.x) for the test control plane (development and tests
+// only), on simulated nodes only. It follows KMM v2.6.0's controllers (module_reconciler.go,
+// nmc_reconciler.go, node_label_module_version_reconciler.go, device_plugin_*), with KMM's
+// NodeModulesConfig kept in memory: per node and Module a desired config ("spec") and the config a
+// worker pod last loaded ("status").
+// - Targeted nodes: `spec.selector` matches and every NoSchedule/NoExecute taint (cordoning included)
+//   is tolerated. A targeted node with a kernel mapping gets the Module's config as desired, except
+//   with `moduleLoader.container.version` set: then only when the node's (KMM-internal) worker-pod
+//   version label equals the version; a different value keeps what the node has (the previous
+//   version keeps running); no label: nothing desired.
+// - Ordered upgrade, as KMM's label controller does it, one step per node update: the administrator's
+//   `kmm.node.kubernetes.io/version-module.<ns>.<name>=<v>` is copied to
+//   `beta.kmm.node.kubernetes.io/version-worker-pod.<ns>.<name>` (only once the module is unloaded)
+//   and `beta.kmm.node.kubernetes.io/version-device-plugin.<ns>.<name>`; on a change the device
+//   plugin label goes first (the device plugin stops), then the worker-pod label (only once the
+//   device plugin is gone), which unloads the old version, then both come back with the new value.
+// - Worker pods `kmm-worker-<node>-<name>` (labels `kmm.node.kubernetes.io/module.name`,
+//   `kmm.node.kubernetes.io/worker-action=Load|Unload`) do the loading and unloading; the simulated
+//   worker (worker.ts) runs them, so failures show only there, as with KMM. A Succeeded worker pod is
+//   recorded and deleted, so worker pods exist only while work is pending or failing.
+// - Node labels: `kmm.node.kubernetes.io/<ns>.<name>.ready=""` and, for a versioned Module,
+//   `...<ns>.<name>.version.ready=<version>` when the loaded config equals the desired one;
+//   both removed once the node has neither (the module unloaded and not wanted).
+// - Device plugin (no pods are simulated): with `spec.devicePlugin`, while the ready label is there
+//   (and, with a version, the device-plugin version label equals it) the node advertises the device
+//   resource (option, default `example.com/ptemplate` = `max_dev`) and gets
+//   `...<ns>.<name>.device-plugin-ready=""`.
+// - `Module.status` counts (nodes targeted, desired, loaded as desired); KMM's finalizer, released
+//   once no node has the module loaded or a worker pod for it. A terminating Module's status is
+//   left as it was (KMM does not update it while finalizing).
+// The device resource is per device kind: two device-plugin Modules of one kind on a node overwrite each other.
 import type { Cache } from '../runtime/cache/cache.ts';
 import type { Client } from '../runtime/client/client.ts';
-import { isNotFound } from '../runtime/client/errors.ts';
+import { isAlreadyExists, isConflict, isNotFound } from '../runtime/client/errors.ts';
 import type { Controller, ReconcileContext, ReconcileResult, Request } from '../runtime/controller/controller.ts';
 import { addFinalizer, hasFinalizer, removeFinalizer } from '../runtime/finalizers.ts';
 import type { Manager } from '../runtime/manager/manager.ts';
-import { keyOf, type ObjectKey } from '../runtime/object.ts';
+import { keyOf } from '../runtime/object.ts';
 import { Nodes, Pods } from '../runtime/resource.ts';
-import type { DaemonSetStatusCounts, KernelMapping, Module, ModuleStatus } from '../kmm/types.ts';
-import { devicePluginReadyLabel, moduleReadyLabel } from '../kmm/labels.ts';
-import { MODULE_FINALIZER, Modules } from '../kmm/resource.ts';
 import {
-  isPodTerminated, isSimulatedNode, podResourceRequest, SIM_DEVICE_RESOURCE, SIM_POD_NODE_INDEX, SIMULATED_NODE_LABEL,
-  simPodNodeIndex, type SimNode, type SimPod, type SimTaint,
-} from './sim-shared.ts';
+  KMM_MODULE_FINALIZER, KMM_MODULE_NAME_LABEL, KMM_WORKER_ACTION_LABEL, KMM_WORKER_HASH_ANNOTATION, KMM_WORKER_VERSION_ANNOTATION, kmmDevicePluginReadyLabel,
+  kmmDevicePluginVersionLabel, kmmModuleOfNodeLabel, kmmModuleOfVersionLabel, kmmModuleVersionLabel, kmmReadyLabel,
+  kmmVersionReadyLabel, kmmWorkerPodName, kmmWorkerPodVersionLabel, SimModules, type SimCounts, type SimModule,
+} from './kmm-api.ts';
+import { simWorkerAction, simWorkerConfig, simWorkerHash, simWorkerPod, simWorkerRestarts, type SimWorkerAction } from './kmm-pods.ts';
+import {
+  sameConfig, SIM_DEFAULT_DEVICE, simDesiredConfig, simDeviceKindOf, simModuleConfig, simTargets, simVersionLabelChange,
+  type SimDeviceKind, type SimModuleConfig,
+} from './kmm-rules.ts';
+import { isSimulatedNode, SIMULATED_NODE_LABEL, type SimNode, type SimPod } from './sim-shared.ts';
 
 export interface SimulatedKmmOptions {
-  /** How long "loading" a module on a node takes. Default 1000 ms. */
-  loadDelayMs?: number;
-  /** When an unload was refused, try again after this long (pod events also retry it at once). Default 5000 ms. */
-  unloadRetryMs?: number;
+  /** The devices a loaded module gives a node, by kernel module. Default: `[SIM_DEFAULT_DEVICE]` (`example.com/ptemplate` = `max_dev`, default 5). */
+  devices?: readonly SimDeviceKind[];
 }
 
-/** `max_dev` when the Module's modprobe parameters do not set it (the driver's default). */
-export const SIM_DEFAULT_MAX_DEV = 5;
+/** A config and the Module version it came with ('' for none). */
+interface Versioned { config: SimModuleConfig; version: string }
 
-const LABEL_PREFIX = 'kmm.node.kubernetes.io/';
-const DEVICE_PLUGIN_SUFFIX = '.device-plugin-ready';
-const READY_SUFFIX = '.ready';
-
-/** The Module a KMM node label belongs to, or undefined for other labels. Namespaces hold no dots; names may. */
-export function simModuleOfLabel(label: string): ObjectKey | undefined {
-  if (!label.startsWith(LABEL_PREFIX)) return undefined;
-  let rest = label.slice(LABEL_PREFIX.length);
-  if (rest.endsWith(DEVICE_PLUGIN_SUFFIX)) rest = rest.slice(0, -DEVICE_PLUGIN_SUFFIX.length);
-  else if (rest.endsWith(READY_SUFFIX)) rest = rest.slice(0, -READY_SUFFIX.length);
-  else return undefined;
-  const dot = rest.indexOf('.');
-  if (dot <= 0 || dot === rest.length - 1) return undefined;
-  return { namespace: rest.slice(0, dot), name: rest.slice(dot + 1) };
-}
-
-/** `max_dev` from the modprobe parameters (`max_dev=3`, `max_dev="3"`), or the default. */
-export function simMaxDev(module: Module): number {
-  for (const parameter of module.spec.moduleLoader?.container.modprobe.parameters ?? []) {
-    const match = /^max_dev="?(\d+)"?$/.exec(parameter.trim());
-    if (match) return Number(match[1]);
-  }
-  return SIM_DEFAULT_MAX_DEV;
-}
-
-/** Go's `(?i)`-style leading flags become JavaScript flags; an invalid pattern matches nothing. */
-function goRegexp(pattern: string): RegExp | undefined {
-  const flags = /^\(\?([imsU]+)\)/.exec(pattern);
-  try {
-    if (!flags) return new RegExp(pattern);
-    return new RegExp(pattern.slice(flags[0].length), flags[1]!.replace('U', ''));
-  } catch {
-    return undefined;
-  }
-}
-
-/** The first kernel mapping that matches the kernel (KMM's rule: first match wins). */
-export function simKernelMapping(module: Module, kernelVersion: string): KernelMapping | undefined {
-  return module.spec.moduleLoader?.container.kernelMappings.find((m) =>
-    m.literal !== undefined ? m.literal === kernelVersion : m.regexp !== undefined && !!goRegexp(m.regexp)?.test(kernelVersion));
-}
-
-export function simSelectorMatches(module: Module, node: SimNode): boolean {
-  return Object.entries(module.spec.selector ?? {}).every(([k, v]) => node.metadata.labels?.[k] === v);
-}
-
-/** True when the Module's tolerations cover every NoSchedule/NoExecute taint of the node, cordoning included. */
-export function simToleratesNode(module: Module, node: SimNode): boolean {
-  const taints: SimTaint[] = (node.spec?.taints ?? []).filter((t) => t.effect === 'NoSchedule' || t.effect === 'NoExecute');
-  if (node.spec?.unschedulable) taints.push({ key: 'node.kubernetes.io/unschedulable', effect: 'NoSchedule' });
-  return taints.every((taint) => (module.spec.tolerations ?? []).some((t) => {
-    if (t.effect && t.effect !== taint.effect) return false;
-    if (!t.key) return t.operator === 'Exists';
-    if (t.key !== taint.key) return false;
-    return t.operator === 'Exists' || (t.value ?? '') === (taint.value ?? '');
-  }));
-}
+/** KMM's NodeModulesConfig entry for one Module on one node. */
+interface NodeEntry { spec?: Versioned | undefined; status?: Versioned | undefined }
 
 /** KMM omits zero counts. */
-function counts(matching: number, desired: number, available: number): DaemonSetStatusCounts {
-  const out: DaemonSetStatusCounts = {};
+function counts(matching: number, desired: number, available: number): SimCounts {
+  const out: SimCounts = {};
   if (matching) out.nodesMatchingSelectorNumber = matching;
   if (desired) out.desiredNumber = desired;
   if (available) out.availableNumber = available;
   return out;
 }
 
-function sameCounts(a: DaemonSetStatusCounts | undefined, b: DaemonSetStatusCounts | undefined): boolean {
-  return (a?.nodesMatchingSelectorNumber ?? 0) === (b?.nodesMatchingSelectorNumber ?? 0) &&
-    (a?.desiredNumber ?? 0) === (b?.desiredNumber ?? 0) && (a?.availableNumber ?? 0) === (b?.availableNumber ?? 0);
-}
+const sameCounts = (a: SimCounts | undefined, b: SimCounts | undefined) =>
+  (a?.nodesMatchingSelectorNumber ?? 0) === (b?.nodesMatchingSelectorNumber ?? 0) &&
+  (a?.desiredNumber ?? 0) === (b?.desiredNumber ?? 0) && (a?.availableNumber ?? 0) === (b?.availableNumber ?? 0);
 
 /** A merge patch that makes `status.<part>` exactly `value` (zeros removed, a missing part removed). */
-function countsPatch(value: DaemonSetStatusCounts | undefined): Record<string, number | null> | null {
-  if (!value) return null;
-  return {
-    nodesMatchingSelectorNumber: value.nodesMatchingSelectorNumber ?? null,
-    desiredNumber: value.desiredNumber ?? null,
-    availableNumber: value.availableNumber ?? null,
-  };
+const countsPatch = (value: SimCounts | undefined) => (value ? {
+  nodesMatchingSelectorNumber: value.nodesMatchingSelectorNumber ?? null,
+  desiredNumber: value.desiredNumber ?? null,
+  availableNumber: value.availableNumber ?? null,
+} : null);
+
+/** The Modules whose KMM labels a node carries (ready, version-ready, device-plugin-ready, version labels). */
+function modulesLabelledOn(node: SimNode): string[] {
+  const keys = new Set<string>();
+  for (const label of Object.keys(node.metadata.labels ?? {})) {
+    const module = kmmModuleOfNodeLabel(label) ?? kmmModuleOfVersionLabel(label);
+    if (module) keys.add(keyOf(module));
+  }
+  return [...keys];
 }
 
 export class SimulatedKmm {
-  readonly #loadDelayMs: number;
-  readonly #unloadRetryMs: number;
-  /** When loading started, by `ns/name@node`: the load completes `loadDelayMs` later. */
-  readonly #loadingSince = new Map<string, number>();
-  /** `ns/name@node` whose unload was refused, so that a refusal is logged once rather than at every retry. */
-  readonly #refused = new Set<string>();
+  readonly #devices: readonly SimDeviceKind[];
+  /** KMM's NodeModulesConfigs: node name -> `ns/name` -> entry. */
+  readonly #nodes = new Map<string, Map<string, NodeEntry>>();
   #cache: Cache | undefined;
   #client: Client | undefined;
 
   constructor(options: SimulatedKmmOptions = {}) {
-    this.#loadDelayMs = options.loadDelayMs ?? 1000;
-    this.#unloadRetryMs = options.unloadRetryMs ?? 5000;
+    this.#devices = options.devices ?? [SIM_DEFAULT_DEVICE];
   }
 
-  /** Adds the simulated KMM controller (Modules, plus Nodes and Pods mapped to Modules) to the manager. */
+  /** Adds the simulated KMM controller (Modules, plus Nodes and worker pods mapped to Modules) to the manager. */
   setupWithManager(manager: Manager): Controller {
     this.#cache = manager.cache;
     this.#client = manager.client;
-    manager.cache.informer(Pods).addIndex(SIM_POD_NODE_INDEX, simPodNodeIndex);
+    const isWorker = (pod: SimPod) => !!pod.metadata.labels?.[KMM_WORKER_ACTION_LABEL];
     return manager.controller('simulated-kmm')
-      .for(Modules)
-      .watches(Nodes, (node) => this.#modulesForNode(node))
-      // A consumer that ends (or is deleted) may unblock an unload on its node.
-      .watches(Pods, (pod: SimPod) => this.#modulesOnNode(pod.spec?.nodeName),
-        { predicates: [{ create: () => false, update: (_o, pod: SimPod) => podResourceRequest(pod) > 0, delete: (pod: SimPod) => podResourceRequest(pod) > 0 }] })
+      .for(SimModules)
+      .watches(Nodes, (node: SimNode) => (isSimulatedNode(node)
+        ? [...new Set([...this.#cache!.list(SimModules).map((m) => keyOf(m)), ...modulesLabelledOn(node)])]
+        : []))
+      .watches(Pods, (pod: SimPod) => [`${pod.metadata.namespace}/${pod.metadata.labels?.[KMM_MODULE_NAME_LABEL] ?? ''}`],
+        { predicates: [{ create: isWorker, update: (_o, pod) => isWorker(pod), delete: isWorker }] })
       .complete((request, context) => this.reconcile(request, context));
   }
 
-  #modulesForNode(node: SimNode): string[] {
-    if (!isSimulatedNode(node)) return [];
-    const keys = new Set(this.#cache!.list(Modules).map((m) => keyOf(m)));
-    for (const label of Object.keys(node.metadata.labels ?? {})) {
-      const module = simModuleOfLabel(label);
-      if (module) keys.add(keyOf(module));
-    }
-    return [...keys];
-  }
-
-  #modulesOnNode(nodeName: string | undefined): string[] {
-    const node = nodeName ? this.#cache!.get<SimNode>(Nodes, { name: nodeName }) : undefined;
-    if (!node || !isSimulatedNode(node)) return [];
-    const keys = new Set<string>();
-    for (const label of Object.keys(node.metadata.labels ?? {})) {
-      const module = simModuleOfLabel(label);
-      if (module) keys.add(keyOf(module));
-    }
-    return [...keys];
-  }
-
-  /** A pod bound to the node that has not terminated still holds a device: `modprobe -r` would fail. */
-  #busyPods(nodeName: string): SimPod[] {
-    return (this.#cache!.list(Pods, { index: { name: SIM_POD_NODE_INDEX, value: nodeName } }) as SimPod[])
-      .filter((pod) => !isPodTerminated(pod) && podResourceRequest(pod) > 0);
+  /** What the simulated KMM believes is loaded for a Module on a node (its NodeModulesConfig status), for tests. */
+  loaded(nodeName: string, namespace: string, name: string): { config: SimModuleConfig; version: string } | undefined {
+    const status = this.#nodes.get(nodeName)?.get(`${namespace}/${name}`)?.status;
+    return status ? { config: { ...status.config, parameters: [...status.config.parameters] }, version: status.version } : undefined;
   }
 
   async reconcile({ namespace, name }: Request, { log }: ReconcileContext): Promise<ReconcileResult | void> {
     const cache = this.#cache, client = this.#client;
     if (!cache || !client) throw new Error('SimulatedKmm: call setupWithManager first');
-    if (!namespace) return;
-    let module = cache.get(Modules, { namespace, name });
+    if (!namespace || !name) return;
+    let module = cache.get(SimModules, { namespace, name });
     const live = module && !module.metadata.deletionTimestamp ? module : undefined;
-    if (live && !hasFinalizer(live, MODULE_FINALIZER)) module = await addFinalizer(client, Modules, live, MODULE_FINALIZER);
+    if (live && !hasFinalizer(live, KMM_MODULE_FINALIZER)) module = await addFinalizer(client, SimModules, live, KMM_MODULE_FINALIZER);
 
-    const readyLabel = moduleReadyLabel(namespace, name);
-    const pluginLabel = devicePluginReadyLabel(namespace, name);
-    const devicePlugin = !!live?.spec.devicePlugin;
-    let matching = 0, desired = 0, loaded = 0, pluginReady = 0, stillLoaded = 0;
-    let requeueAfter: number | undefined;
-    const requeue = (ms: number) => { requeueAfter = Math.min(requeueAfter ?? ms, ms); };
-
+    const key = `${namespace}/${name}`;
     const nodes = cache.list(Nodes, { labels: { [SIMULATED_NODE_LABEL]: 'true' } }) as SimNode[];
+    const present = new Set(nodes.map((n) => n.metadata.name!));
+    for (const nodeName of this.#nodes.keys()) if (!present.has(nodeName)) this.#nodes.delete(nodeName);
+
+    let matching = 0, desired = 0, available = 0, dpReady = 0, busy = 0;
     for (const node of nodes) {
-      const nodeName = node.metadata.name!;
-      const selected = !!live && simSelectorMatches(live, node);
-      const wanted = selected && !!simKernelMapping(live, node.status?.nodeInfo?.kernelVersion ?? '') && simToleratesNode(live, node);
-      const labels = node.metadata.labels ?? {};
-      const isLoaded = readyLabel in labels;
-      const hasPlugin = pluginLabel in labels;
-      const loadingKey = `${namespace}/${name}@${nodeName}`;
-      if (selected) matching++;
-
-      if (!wanted) {
-        this.#loadingSince.delete(loadingKey);
-        if (!isLoaded && !hasPlugin) {
-          this.#refused.delete(loadingKey);
-          continue;
-        }
-        const busy = this.#busyPods(nodeName);
-        if (busy.length > 0) {
-          stillLoaded++;
-          if (!this.#refused.has(loadingKey)) {
-            this.#refused.add(loadingKey);
-            log.info({ node: nodeName, pods: busy.map((p) => keyOf(p)) }, 'simulated KMM: module in use, unload refused; will retry');
-          }
-          requeue(this.#unloadRetryMs);
-          continue;
-        }
-        this.#refused.delete(loadingKey);
-        await this.#unload(node, readyLabel, pluginLabel, hasPlugin);
-        log.info({ node: nodeName }, 'simulated KMM: module unloaded');
-        continue;
-      }
-
-      desired++;
-      if (!isLoaded) {
-        const since = this.#loadingSince.get(loadingKey) ?? Date.now();
-        this.#loadingSince.set(loadingKey, since);
-        const remaining = since + this.#loadDelayMs - Date.now();
-        if (remaining > 0) {
-          requeue(remaining);
-          continue;
-        }
-      }
-      this.#loadingSince.delete(loadingKey);
-      this.#refused.delete(loadingKey);
-      await this.#ensureLoaded(node, live, readyLabel, pluginLabel);
-      if (!isLoaded) log.info({ node: nodeName, devicePlugin }, 'simulated KMM: module loaded');
-      loaded++;
-      if (devicePlugin) pluginReady++;
+      const result = await this.#reconcileNode(node, namespace, name, key, live, log);
+      if (result.targeted) matching++;
+      if (result.desired) desired++;
+      if (result.available) available++;
+      if (result.dpReady) dpReady++;
+      if (result.busy) busy++;
     }
 
-    if (module) {
-      // A terminating Module's counts show what is still loaded while unloading is refused.
-      const status: ModuleStatus = { moduleLoader: counts(matching, desired, live ? loaded : stillLoaded) };
-      if (devicePlugin) status.devicePlugin = counts(matching, loaded, pluginReady);
+    if (live && module) {
+      const status = { moduleLoader: counts(matching, desired, available), devicePlugin: live.spec.devicePlugin ? counts(matching, matching, dpReady) : undefined };
+      if (!sameCounts(module.status?.moduleLoader, status.moduleLoader) || !sameCounts(module.status?.devicePlugin, status.devicePlugin) ||
+          !!module.status?.devicePlugin !== !!status.devicePlugin) {
+        await client.patch(SimModules, { namespace, name }, {
+          status: { moduleLoader: countsPatch(status.moduleLoader), devicePlugin: countsPatch(status.devicePlugin) },
+        }, 'merge', { subresource: 'status' });
+      }
+    } else if (module && busy === 0 && hasFinalizer(module, KMM_MODULE_FINALIZER)) {
       try {
-        await this.#finish(module, status, !live && stillLoaded === 0, log);
+        await removeFinalizer(client, SimModules, module, KMM_MODULE_FINALIZER);
+        log.info('simulated KMM: unloaded everywhere, finalizer removed');
       } catch (err) {
-        // The cache still showed a Module that is gone now: its delete event brings us back.
         if (!isNotFound(err)) throw err;
       }
     }
-    return requeueAfter !== undefined ? { requeueAfter } : undefined;
   }
 
-  /** Writes the status counts when they changed, then releases the finalizer once nothing is loaded any more. */
-  async #finish(module: Module, status: ModuleStatus, release: boolean, log: ReconcileContext['log']): Promise<void> {
+  /** One node's part of a Module's reconcile: version labels, desired config, worker pods, node labels, device plugin. */
+  async #reconcileNode(node: SimNode, namespace: string, name: string, key: string, live: SimModule | undefined, log: ReconcileContext['log']) {
     const client = this.#client!;
-    const { namespace, name } = module.metadata;
-    const current = module.status;
-    if (!sameCounts(current?.moduleLoader, status.moduleLoader) || !sameCounts(current?.devicePlugin, status.devicePlugin) ||
-        (!!current?.devicePlugin !== !!status.devicePlugin)) {
-      module = await client.patch(Modules, { namespace, name: name! }, {
-        status: { moduleLoader: countsPatch(status.moduleLoader), devicePlugin: countsPatch(status.devicePlugin) },
-      }, 'merge', { subresource: 'status' });
-    }
-    if (release && hasFinalizer(module, MODULE_FINALIZER)) {
-      await removeFinalizer(client, Modules, module, MODULE_FINALIZER);
-      log.info('simulated KMM: unloaded everywhere, finalizer removed');
-    }
-  }
-
-  /** Labels the node and, with a device plugin, advertises the devices; removes a device plugin the Module no longer has. */
-  async #ensureLoaded(node: SimNode, module: Module, readyLabel: string, pluginLabel: string): Promise<void> {
-    const client = this.#client!;
-    const name = node.metadata.name!;
+    const nodeName = node.metadata.name!;
     const labels = node.metadata.labels ?? {};
-    if (module.spec.devicePlugin) {
-      const devices = String(simMaxDev(module));
+    const patch: Record<string, string | null> = {};
+    const readyLabel = kmmReadyLabel(namespace, name), versionReadyLabel = kmmVersionReadyLabel(namespace, name);
+    const dpLabel = kmmDevicePluginReadyLabel(namespace, name);
+    const workerLabel = kmmWorkerPodVersionLabel(namespace, name), dpVersionLabel = kmmDevicePluginVersionLabel(namespace, name);
+
+    // 1. KMM's version label controller: one step, guarded as KMM guards it.
+    let workerVersion = labels[workerLabel] ?? '', dpVersion = labels[dpVersionLabel] ?? '';
+    const change = simVersionLabelChange(labels[kmmModuleVersionLabel(namespace, name)] ?? '', workerVersion, dpVersion);
+    const moduleVersionLabel = labels[kmmModuleVersionLabel(namespace, name)] ?? '';
+    if (change?.label === 'device-plugin') {
+      dpVersion = change.action === 'add' ? moduleVersionLabel : '';
+      patch[dpVersionLabel] = change.action === 'add' ? dpVersion : null;
+    } else if (change?.action === 'delete' && !(dpLabel in labels)) {
+      workerVersion = '';
+      patch[workerLabel] = null;
+    } else if (change?.action === 'add' && !(readyLabel in labels)) {
+      workerVersion = moduleVersionLabel;
+      patch[workerLabel] = workerVersion;
+    }
+
+    // 2. The Module reconciler: the node's desired config.
+    const entries = this.#nodes.get(nodeName) ?? new Map<string, NodeEntry>();
+    this.#nodes.set(nodeName, entries);
+    const entry = entries.get(key) ?? {};
+    const targeted = !!live && simTargets(live, node);
+    if (!targeted) {
+      entry.spec = undefined;
+    } else {
+      const config = simModuleConfig(live, node.status?.nodeInfo?.kernelVersion ?? '');
+      const wanted = simDesiredConfig(live, config, workerVersion);
+      if (wanted !== 'keep') entry.spec = wanted ? { config: wanted, version: live.spec.moduleLoader?.container.version ?? '' } : undefined;
+    }
+
+    // 3. The NodeModulesConfig reconciler: record and delete finished worker pods, start the next one.
+    const podName = kmmWorkerPodName(nodeName, name);
+    let pod = this.#cache!.get<SimPod>(Pods, { namespace, name: podName });
+    if (pod && pod.metadata.deletionTimestamp) pod = undefined;
+    if (pod && (pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed')) {
+      if (pod.status.phase === 'Succeeded') {
+        const done = simWorkerAction(pod), config = simWorkerConfig(pod);
+        if (done === 'Unload') entry.status = undefined;
+        else if (done === 'Load' && config) entry.status = { config, version: pod.metadata.annotations?.[KMM_WORKER_VERSION_ANNOTATION] ?? '' };
+        log.info({ node: nodeName, action: done }, `simulated KMM: worker ${done === 'Unload' ? 'unloaded' : 'loaded'} the module`);
+      }
+      await this.#deletePod(pod);
+      pod = undefined;
+    }
+    const tolerations = live?.spec.tolerations ?? [];
+    const start = async (action: SimWorkerAction, from: Versioned) => {
+      try {
+        await client.create(Pods, simWorkerPod({ namespace, moduleName: name, node, action, config: from.config, version: from.version, tolerations }));
+      } catch (err) {
+        if (!isAlreadyExists(err)) throw err; // the old one is still going away; its delete event brings us back
+      }
+    };
+    const outdated = (p: SimPod, action: SimWorkerAction, from: Versioned) =>
+      simWorkerRestarts(p) > 0 && p.metadata.annotations?.[KMM_WORKER_HASH_ANNOTATION] !== simWorkerHash({ action, ...from });
+    const { spec, status } = entry;
+    if (spec) {
+      if (!pod) {
+        if (!status) await start('Load', spec);
+        else if (!sameConfig(spec.config, status.config)) {
+          await start(spec.config.kernelVersion === status.config.kernelVersion ? 'Unload' : 'Load', spec.config.kernelVersion === status.config.kernelVersion ? status : spec);
+        }
+      } else if (simWorkerAction(pod) === 'Load' && outdated(pod, 'Load', spec)) {
+        await this.#deletePod(pod);
+      }
+    } else if (status) {
+      if (!pod) await start('Unload', status);
+      else if (simWorkerAction(pod) === 'Load') await this.#deletePod(pod);
+      else if (outdated(pod, 'Unload', status)) await this.#deletePod(pod);
+    } else if (pod) {
+      await this.#deletePod(pod); // orphan: neither desired nor loaded
+    }
+    if (!spec && !status) entries.delete(key);
+    else entries.set(key, entry);
+
+    // 4. Node labels: ready (+ version.ready) once loaded as desired; removed once neither desired nor loaded.
+    let ready = readyLabel in labels;
+    if (ready && !spec && !status) {
+      patch[readyLabel] = null;
+      patch[versionReadyLabel] = null;
+      ready = false;
+      log.info({ node: nodeName }, 'simulated KMM: module unloaded');
+    } else if (!ready && spec && status && sameConfig(spec.config, status.config)) {
+      patch[readyLabel] = '';
+      if (status.version) patch[versionReadyLabel] = status.version;
+      ready = true;
+      log.info({ node: nodeName, version: status.version || undefined }, 'simulated KMM: module loaded');
+    }
+
+    // 5. The device plugin DaemonSets: each selects the ready label and, for a versioned Module, its
+    // version's device-plugin label; KMM keeps an older version's DaemonSet while a node still selects it.
+    const version = live?.spec.moduleLoader?.container.version ?? '';
+    const loadedConfig = entry.status?.config;
+    const kind = simDeviceKindOf(this.#devices, loadedConfig?.moduleName);
+    const dpWanted = !!kind && !!loadedConfig && !!live?.spec.devicePlugin && ready && (version === '' || dpVersion !== '');
+    const dpRunning = dpLabel in labels;
+    if (dpWanted) {
+      const devices = String(kind.count(loadedConfig.parameters));
       // Capacity first: when the device-plugin-ready label shows, the scheduler can already place consumers.
-      if (node.status?.capacity?.[SIM_DEVICE_RESOURCE] !== devices || node.status?.allocatable?.[SIM_DEVICE_RESOURCE] !== devices) {
-        await client.patch(Nodes, { name }, {
-          status: { capacity: { [SIM_DEVICE_RESOURCE]: devices }, allocatable: { [SIM_DEVICE_RESOURCE]: devices } },
+      if (node.status?.capacity?.[kind.resource] !== devices || node.status?.allocatable?.[kind.resource] !== devices) {
+        await client.patch(Nodes, { name: nodeName }, {
+          status: { capacity: { [kind.resource]: devices }, allocatable: { [kind.resource]: devices } },
         }, 'merge', { subresource: 'status' });
       }
-      if (labels[readyLabel] !== '' || labels[pluginLabel] !== '') {
-        await client.patch(Nodes, { name }, { metadata: { labels: { [readyLabel]: '', [pluginLabel]: '' } } }, 'merge');
-      }
-    } else {
-      if (pluginLabel in labels) await this.#unload(node, readyLabel, pluginLabel, true, true);
-      if (labels[readyLabel] !== '') await client.patch(Nodes, { name }, { metadata: { labels: { [readyLabel]: '' } } }, 'merge');
+      if (!dpRunning) patch[dpLabel] = '';
+    } else if (dpRunning) {
+      patch[dpLabel] = null;
     }
+    if (Object.keys(patch).length > 0) await client.patch(Nodes, { name: nodeName }, { metadata: { labels: patch } }, 'merge');
+    if (!dpWanted && dpRunning) {
+      await this.#withdrawDevices(node, kind);
+      log.info({ node: nodeName }, 'simulated KMM: device plugin removed');
+    }
+
+    return {
+      targeted, desired: !!spec, available: !!spec && !!status && sameConfig(spec.config, status.config),
+      dpReady: dpWanted,
+      busy: !!spec || !!status || !!pod,
+    };
   }
 
-  /** Removes the labels (the device-plugin one first) and, when this Module advertised it, the device resource. */
-  async #unload(node: SimNode, readyLabel: string, pluginLabel: string, hadPlugin: boolean, devicePluginOnly = false): Promise<void> {
-    const client = this.#client!;
-    const name = node.metadata.name!;
-    const labels: Record<string, null> = { [pluginLabel]: null };
-    if (!devicePluginOnly) labels[readyLabel] = null;
-    await client.patch(Nodes, { name }, { metadata: { labels } }, 'merge');
-    const status = node.status;
-    if (hadPlugin && (status?.capacity?.[SIM_DEVICE_RESOURCE] !== undefined || status?.allocatable?.[SIM_DEVICE_RESOURCE] !== undefined)) {
-      await client.patch(Nodes, { name }, {
-        status: { capacity: { [SIM_DEVICE_RESOURCE]: null }, allocatable: { [SIM_DEVICE_RESOURCE]: null } },
-      }, 'merge', { subresource: 'status' });
+  /** A stopped device plugin no longer advertises its resource (its kind's, or every known kind's when unknown). */
+  async #withdrawDevices(node: SimNode, kind: SimDeviceKind | undefined): Promise<void> {
+    const resources = (kind ? [kind] : this.#devices).map((k) => k.resource)
+      .filter((r) => node.status?.capacity?.[r] !== undefined || node.status?.allocatable?.[r] !== undefined);
+    if (resources.length === 0) return;
+    const nulls = Object.fromEntries(resources.map((r) => [r, null]));
+    await this.#client!.patch(Nodes, { name: node.metadata.name! }, { status: { capacity: nulls, allocatable: nulls } }, 'merge', { subresource: 'status' });
+  }
+
+  /** Deleted at once (grace 0), as the simulated kubelet would complete it anyway. */
+  async #deletePod(pod: SimPod): Promise<void> {
+    try {
+      await this.#client!.delete(Pods, { namespace: pod.metadata.namespace, name: pod.metadata.name! },
+        { gracePeriodSeconds: 0, preconditions: { uid: pod.metadata.uid } });
+    } catch (err) {
+      if (!isNotFound(err) && !isConflict(err)) throw err; // gone, or the name belongs to a newer pod
     }
   }
 }

@@ -1,14 +1,15 @@
 // A simulated kubelet for the test control plane (development and tests only). For pods bound
 // (spec.nodeName) to simulated nodes it does what an operator can observe of a kubelet:
-// - admission: a pod whose `example.com/ptemplate` request, added to what the Running pods on the
-//   node already use, exceeds the node's allocatable stays Pending with reason
-//   `OutOfexample.com/ptemplate` (a real kubelet would fail it; staying Pending lets it start once
-//   the device shows up, which is what a test wants to see);
+// - admission: a pod whose request of a device resource (option `resources`, default
+//   `example.com/ptemplate`), added to what the Running pods on the node already use, exceeds the
+//   node's allocatable stays Pending with reason `OutOf<resource>` (a real kubelet would fail it;
+//   staying Pending lets it start once the device shows up, which is what a test wants to see);
 // - an admitted pod is Running at once: all conditions True, every container running and ready,
 //   a made-up pod IP;
 // - a pod with a deletionTimestamp is deleted for good (grace period 0, uid precondition), as a
 //   kubelet does once the containers stopped.
-// Nothing is ever run, and containers never exit.
+// Nothing is ever run, and containers never exit. KMM's worker pods are left to the simulated worker
+// (worker.ts), which plays their containers; their deletion is completed here like any other.
 import type { Cache } from '../runtime/cache/cache.ts';
 import type { Client } from '../runtime/client/client.ts';
 import { isConflict, isNotFound } from '../runtime/client/errors.ts';
@@ -16,14 +17,22 @@ import type { Controller, ReconcileContext, Request } from '../runtime/controlle
 import type { Manager } from '../runtime/manager/manager.ts';
 import { keyOf, type KubeObject } from '../runtime/object.ts';
 import { Nodes, Pods } from '../runtime/resource.ts';
+import { KMM_WORKER_ACTION_LABEL } from './kmm-api.ts';
 import { simulatedNodeIP } from './nodes.ts';
 import {
   isPodTerminated, isSimulatedNode, podResourceRequest, SIM_DEVICE_RESOURCE, SIM_POD_NODE_INDEX, simAddress, simConditions,
   simConditionsHold, simNow, simPodNodeIndex, simQuantity, type SimCondition, type SimNode, type SimPod,
 } from './sim-shared.ts';
 
-/** `status.reason` of a pod the simulated kubelet refused for lack of devices (the kubelet's `OutOf<resource>`). */
-export const SIM_OUT_OF_DEVICES_REASON = `OutOf${SIM_DEVICE_RESOURCE}`;
+/** `status.reason` of a pod the simulated kubelet refused for lack of `resource` (the kubelet's `OutOf<resource>`). */
+export const simOutOfDevicesReason = (resource: string) => `OutOf${resource}`;
+/** The reason for the default device resource. */
+export const SIM_OUT_OF_DEVICES_REASON = simOutOfDevicesReason(SIM_DEVICE_RESOURCE);
+
+export interface SimulatedKubeletOptions {
+  /** Extended resources the kubelet admits pods against (the simulated device plugins' resources). Default `[example.com/ptemplate]`. */
+  resources?: readonly string[];
+}
 
 const RUNNING_CONDITIONS: readonly SimCondition[] = [
   { type: 'Initialized', status: 'True' },
@@ -44,8 +53,13 @@ export function simulatedPodIP(pod: SimPod): string {
 }
 
 export class SimulatedKubelet {
+  readonly #resources: readonly string[];
   #cache: Cache | undefined;
   #client: Client | undefined;
+
+  constructor(options: SimulatedKubeletOptions = {}) {
+    this.#resources = options.resources ?? [SIM_DEVICE_RESOURCE];
+  }
 
   /** Adds the simulated kubelet's controller (Pods bound to simulated nodes, and their nodes) to the manager. */
   setupWithManager(manager: Manager): Controller {
@@ -59,8 +73,12 @@ export class SimulatedKubelet {
       .watches(Nodes, (node) => (isSimulatedNode(node) ? this.#waitingPods(node.metadata.name!) : []), { predicates: [{ delete: () => false }] })
       // ... and once a pod that held devices on its node is gone.
       .watches(Pods, (pod) => { const nodeName = asPod(pod).spec?.nodeName; return nodeName ? this.#waitingPods(nodeName) : []; },
-        { predicates: [{ create: () => false, update: (_old, pod) => isPodTerminated(asPod(pod)), delete: (pod) => podResourceRequest(asPod(pod)) > 0 }] })
+        { predicates: [{ create: () => false, update: (_old, pod) => isPodTerminated(asPod(pod)), delete: (pod) => this.#requestsDevices(asPod(pod)) }] })
       .complete((request, context) => this.reconcile(request, context));
+  }
+
+  #requestsDevices(pod: SimPod): boolean {
+    return this.#resources.some((r) => podResourceRequest(pod, r) > 0);
   }
 
   #waitingPods(nodeName: string): string[] {
@@ -93,12 +111,12 @@ export class SimulatedKubelet {
       }
       return;
     }
-    if (isPodTerminated(pod) || isRunning(pod)) return;
+    if (isPodTerminated(pod) || isRunning(pod) || pod.metadata.labels?.[KMM_WORKER_ACTION_LABEL]) return;
 
     const refusal = this.#admissionProblem(pod, node);
     const now = simNow();
     if (refusal) {
-      if (pod.status?.reason === SIM_OUT_OF_DEVICES_REASON && pod.status.message === refusal) return;
+      if (pod.status?.reason === refusal.reason && pod.status.message === refusal.message) return;
       await client.patch(Pods, { namespace, name }, { status: refusedStatus(pod, refusal, now) }, 'merge', { subresource: 'status' });
       log.info({ node: nodeName, reason: refusal }, 'simulated kubelet: pod refused');
       return;
@@ -107,25 +125,33 @@ export class SimulatedKubelet {
     log.info({ node: nodeName }, 'simulated kubelet: pod running');
   }
 
-  /** Why the node cannot take the pod (the kubelet's message), or undefined when it can. */
-  #admissionProblem(pod: SimPod, node: SimNode): string | undefined {
-    const requested = podResourceRequest(pod);
-    if (requested === 0) return undefined;
-    const allocatable = simQuantity(node.status?.allocatable?.[SIM_DEVICE_RESOURCE]);
-    const used = this.#podsOn(node.metadata.name!)
-      .filter((other) => other.metadata.uid !== pod.metadata.uid && other.status?.phase === 'Running')
-      .reduce((sum, other) => sum + podResourceRequest(other), 0);
-    if (used + requested <= allocatable) return undefined;
-    return `Node didn't have enough resource: ${SIM_DEVICE_RESOURCE}, requested: ${requested}, used: ${used}, capacity: ${allocatable}`;
+  /** Why the node cannot take the pod (the kubelet's reason and message), or undefined when it can. */
+  #admissionProblem(pod: SimPod, node: SimNode): Refusal | undefined {
+    for (const resource of this.#resources) {
+      const requested = podResourceRequest(pod, resource);
+      if (requested === 0) continue;
+      const allocatable = simQuantity(node.status?.allocatable?.[resource]);
+      const used = this.#podsOn(node.metadata.name!)
+        .filter((other) => other.metadata.uid !== pod.metadata.uid && other.status?.phase === 'Running')
+        .reduce((sum, other) => sum + podResourceRequest(other, resource), 0);
+      if (used + requested <= allocatable) continue;
+      return {
+        reason: simOutOfDevicesReason(resource),
+        message: `Node didn't have enough resource: ${resource}, requested: ${requested}, used: ${used}, capacity: ${allocatable}`,
+      };
+    }
+    return undefined;
   }
 }
 
-function refusedStatus(pod: SimPod, message: string, now: string): Record<string, unknown> {
+interface Refusal { reason: string; message: string }
+
+function refusedStatus(pod: SimPod, { reason, message }: Refusal, now: string): Record<string, unknown> {
   const conditions = simConditions(pod.status?.conditions, [
     { type: 'PodScheduled', status: 'True' },
-    { type: 'Ready', status: 'False', reason: SIM_OUT_OF_DEVICES_REASON, message },
+    { type: 'Ready', status: 'False', reason, message },
   ], now);
-  return { phase: 'Pending', reason: SIM_OUT_OF_DEVICES_REASON, message, conditions };
+  return { phase: 'Pending', reason, message, conditions };
 }
 
 function runningStatus(pod: SimPod, node: SimNode, now: string): Record<string, unknown> {

@@ -1,26 +1,20 @@
 // The simulated nodes, KMM and kubelet against a real control plane (etcd, kube-apiserver,
 // kube-controller-manager, kube-scheduler): the real scheduler and DaemonSet controller place the
-// consumer pods; the simulators play the node, KMM and kubelet parts.
+// consumer pods; the simulators play the node, KMM and kubelet parts. Without `version`.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { ControlPlane } from '../testenv/control-plane.ts';
-import { Client } from '../runtime/client/client.ts';
-import { isNotFound } from '../runtime/client/errors.ts';
-import type { KubeObject } from '../runtime/object.ts';
-import { CustomResourceDefinitions, DaemonSets, Namespaces, Nodes, Pods } from '../runtime/resource.ts';
+import type { Client } from '../runtime/client/client.ts';
+import { DaemonSets, Namespaces, Nodes, Pods } from '../runtime/resource.ts';
 import { buildModule } from '../kmm/module.ts';
-import { moduleCrd } from '../kmm/crd.ts';
-import { devicePluginReadyLabel, moduleReadyLabel, readyNodeSelector } from '../kmm/labels.ts';
-import { MODULE_FINALIZER, Modules } from '../kmm/resource.ts';
+import { Modules } from '../kmm/resource.ts';
 import type { Module } from '../kmm/types.ts';
 import { waitFor } from '../../test/support/wait.ts';
+import { SIM_DEVICE_RESOURCE, SIM_OUT_OF_DEVICES_REASON, SIMULATED_NODE_LABEL, type SimPod } from './index.ts';
 import {
-  createSimulatedNodes, SIM_DEVICE_RESOURCE, SIM_OUT_OF_DEVICES_REASON, SIMULATED_NODE_LABEL, startSimulators,
-  type RunningSimulators, type SimNode, type SimPod,
-} from './index.ts';
+  assertKmmLabels, consumerDaemonSet, EL9, getNode, L, labelsOf, runningPods, startSimEnv, waitModuleGone, workerPod, workerStatus, type SimEnv,
+} from './sim-test-env.ts';
 
 const SELECTOR_LABEL = 'playground.pt.example.com/wants-ptemplate';
-const EL9 = '5.14.0-284.el9.x86_64';
 // sim-a and sim-b match the selector and the kernel mapping; sim-c matches the selector only
 // (another kernel); sim-d matches the kernel only.
 const NODES = [
@@ -31,11 +25,9 @@ const NODES = [
 ];
 const LOADED = ['sim-a', 'sim-b'];
 
-let cp: ControlPlane;
+let env: SimEnv;
 let admin: Client;
-let simulators: RunningSimulators | undefined;
 
-const getNode = async (name: string) => admin.get(Nodes, { name }) as Promise<SimNode>;
 const getModule = async (namespace: string, name: string) => admin.get(Modules, { namespace, name });
 
 function ptemplateModule(namespace: string, name: string): Module {
@@ -49,100 +41,53 @@ function ptemplateModule(namespace: string, name: string): Module {
   });
 }
 
-function consumerDaemonSet(namespace: string, moduleName: string): KubeObject {
-  return {
-    apiVersion: 'apps/v1', kind: 'DaemonSet',
-    metadata: { name: 'consumer', namespace },
-    spec: {
-      selector: { matchLabels: { app: 'consumer' } },
-      template: {
-        metadata: { labels: { app: 'consumer' } },
-        spec: {
-          nodeSelector: readyNodeSelector(namespace, moduleName, { devicePlugin: true }),
-          terminationGracePeriodSeconds: 30,
-          containers: [{
-            name: 'consumer', image: 'registry.example.com/ptemplate-consumer:1.0',
-            // Kubernetes 1.20: quantities as strings.
-            resources: { requests: { [SIM_DEVICE_RESOURCE]: '1' }, limits: { [SIM_DEVICE_RESOURCE]: '1' } },
-          }],
-        },
-      },
-    },
-  };
-}
-
-const labelsOf = (node: SimNode) => node.metadata.labels ?? {};
-
 async function assertLoaded(namespace: string, name: string, nodeName: string) {
-  const node = await getNode(nodeName);
-  assert.equal(labelsOf(node)[moduleReadyLabel(namespace, name)], '', `${nodeName} is module-ready`);
-  assert.equal(labelsOf(node)[devicePluginReadyLabel(namespace, name)], '', `${nodeName} is device-plugin-ready`);
+  const node = await getNode(admin, nodeName);
+  assertKmmLabels(node, namespace, name, { ready: '', devicePlugin: '' });
   assert.equal(node.status?.capacity?.[SIM_DEVICE_RESOURCE], '3', `${nodeName} capacity`);
   assert.equal(node.status?.allocatable?.[SIM_DEVICE_RESOURCE], '3', `${nodeName} allocatable`);
 }
 
 async function assertUnloaded(namespace: string, name: string, nodeName: string) {
-  const node = await getNode(nodeName);
-  assert.equal(labelsOf(node)[moduleReadyLabel(namespace, name)], undefined, `${nodeName} has no module-ready label`);
-  assert.equal(labelsOf(node)[devicePluginReadyLabel(namespace, name)], undefined, `${nodeName} has no device-plugin-ready label`);
+  const node = await getNode(admin, nodeName);
+  assertKmmLabels(node, namespace, name, {});
   assert.equal(node.status?.capacity?.[SIM_DEVICE_RESOURCE], undefined, `${nodeName} advertises no devices`);
   assert.equal(node.status?.allocatable?.[SIM_DEVICE_RESOURCE], undefined, `${nodeName} has no allocatable devices`);
 }
 
-async function waitModuleGone(namespace: string, name: string) {
-  await waitFor(async () => {
-    try {
-      await getModule(namespace, name);
-      return false;
-    } catch (err) {
-      if (isNotFound(err)) return true;
-      throw err;
-    }
-  }, { what: `Module ${namespace}/${name} gone` });
-}
-
-async function runningPods(namespace: string) {
-  return ((await admin.list(Pods, { namespace })).items as SimPod[])
-    .filter((p) => p.status?.phase === 'Running' && p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
-}
-
-/** A namespace with a loaded Module and a consumer DaemonSet running on sim-a and sim-b. */
-async function moduleWithConsumers(namespace: string, name: string) {
+/** A namespace with a loaded Module and a consumer DaemonSet running on sim-a and sim-b, gated on `gate`. */
+async function moduleWithConsumers(namespace: string, name: string, gate: 'ready' | 'device-plugin') {
   await admin.create(Namespaces, { metadata: { name: namespace } });
   await admin.create(Modules, ptemplateModule(namespace, name));
   await waitFor(async () => {
     for (const node of LOADED) await assertLoaded(namespace, name, node);
     return true;
   }, { what: 'module loaded on sim-a and sim-b' });
-  await admin.create(DaemonSets, consumerDaemonSet(namespace, name));
+  const selector = gate === 'ready' ? { [L.ready(namespace, name)]: '' } : { [L.ready(namespace, name)]: '', [L.devicePlugin(namespace, name)]: '' };
+  await admin.create(DaemonSets, consumerDaemonSet(namespace, 'consumer', selector, SIM_DEVICE_RESOURCE));
   return waitFor(async () => {
-    const pods = await runningPods(namespace);
+    const pods = await runningPods(admin, namespace);
     const all = (await admin.list(Pods, { namespace })).items;
-    assert.equal(all.length, 2, 'one consumer pod per ready node');
+    assert.equal(all.length, 2, 'one consumer pod per ready node, no worker pod left');
     assert.equal(pods.length, 2, 'both consumer pods Running and Ready');
     return pods;
   }, { what: 'consumer pods running' });
 }
 
 before(async () => {
-  cp = await ControlPlane.start();
-  admin = new Client(cp.kubeConfig());
-  await admin.create(CustomResourceDefinitions, moduleCrd());
-  await waitFor(async () => (await admin.list(Modules)).items !== undefined, { what: 'Module CRD served' });
-  simulators = await startSimulators({ kubeConfig: cp.kubeConfig(), loadDelayMs: 200 });
-  await createSimulatedNodes(admin, NODES);
+  env = await startSimEnv(NODES);
+  admin = env.admin;
 });
 
 after(async () => {
-  await simulators?.stop();
-  await cp?.stop();
+  await env?.stop();
 });
 
 void describe('simulated nodes', () => {
   void it('become Ready and lose the not-ready taint the API server puts on new Nodes', async () => {
     for (const spec of NODES) {
       const node = await waitFor(async () => {
-        const n = await getNode(spec.name);
+        const n = await getNode(admin, spec.name);
         const ready = n.status?.conditions?.find((c) => c.type === 'Ready');
         return ready?.status === 'True' && !(n.spec?.taints ?? []).some((t) => t.key === 'node.kubernetes.io/not-ready') && n;
       }, { what: `${spec.name} Ready without the not-ready taint` });
@@ -162,15 +107,18 @@ void describe('simulated KMM', () => {
 
     const loaded = await waitFor(async () => {
       const module = await getModule(namespace, name);
+      // KMM: the device plugin's desired number is every targeted node (its DaemonSet's selector is the ready label).
       assert.deepEqual(module.status, {
         moduleLoader: { nodesMatchingSelectorNumber: 3, desiredNumber: 2, availableNumber: 2 },
-        devicePlugin: { nodesMatchingSelectorNumber: 3, desiredNumber: 2, availableNumber: 2 },
+        devicePlugin: { nodesMatchingSelectorNumber: 3, desiredNumber: 3, availableNumber: 2 },
       });
       return module;
     }, { what: 'Module status counts' });
-    assert.ok(loaded.metadata.finalizers?.includes(MODULE_FINALIZER), 'KMM finalizer added');
+    assert.ok(loaded.metadata.finalizers?.includes('kmm.node.kubernetes.io/module-finalizer'), 'KMM finalizer added');
     for (const node of LOADED) await assertLoaded(namespace, name, node);
     for (const node of ['sim-c', 'sim-d']) await assertUnloaded(namespace, name, node);
+    for (const node of LOADED) assert.equal(await workerPod(admin, namespace, node, name), undefined, `${node}: worker pod deleted once it succeeded`);
+    assert.deepEqual(env.sims.kmm.loaded('sim-a', namespace, name)?.config.containerImage, `registry.example.com/ptemplate-kmod:${EL9}`);
 
     // A node that stops matching the selector is unloaded.
     await admin.patch(Nodes, { name: 'sim-b' }, { metadata: { labels: { [SELECTOR_LABEL]: null } } }, 'merge');
@@ -184,19 +132,17 @@ void describe('simulated KMM', () => {
 
     // Without consumers, deletion unloads everywhere and releases the finalizer.
     await admin.delete(Modules, { namespace, name });
-    await waitModuleGone(namespace, name);
+    await waitModuleGone(admin, namespace, name);
     for (const node of LOADED) await assertUnloaded(namespace, name, node);
     await admin.patch(Nodes, { name: 'sim-b' }, { metadata: { labels: { [SELECTOR_LABEL]: 'true' } } }, 'merge');
   });
 
   void it('removes the labels of a Module that no longer exists', async () => {
     const [namespace, name] = ['sim-ghost', 'gone'];
-    await admin.patch(Nodes, { name: 'sim-d' }, {
-      metadata: { labels: { [moduleReadyLabel(namespace, name)]: '', [devicePluginReadyLabel(namespace, name)]: '' } },
-    }, 'merge');
+    await admin.patch(Nodes, { name: 'sim-d' }, { metadata: { labels: { [L.ready(namespace, name)]: '', [L.devicePlugin(namespace, name)]: '' } } }, 'merge');
     await waitFor(async () => {
-      const labels = labelsOf(await getNode('sim-d'));
-      return !(moduleReadyLabel(namespace, name) in labels) && !(devicePluginReadyLabel(namespace, name) in labels);
+      const labels = labelsOf(await getNode(admin, 'sim-d'));
+      return !(L.ready(namespace, name) in labels) && !(L.devicePlugin(namespace, name) in labels);
     }, { what: 'labels of the missing Module removed' });
   });
 });
@@ -204,7 +150,7 @@ void describe('simulated KMM', () => {
 void describe('simulated KMM, kubelet, scheduler and DaemonSet controller together', () => {
   void it('run a device-consuming DaemonSet on exactly the nodes where the module is ready', async () => {
     const [namespace, name] = ['sim-consumers', 'ptemplate'];
-    const pods = await moduleWithConsumers(namespace, name);
+    const pods = await moduleWithConsumers(namespace, name, 'device-plugin');
     assert.deepEqual(pods.map((p) => p.spec?.nodeName).sort(), LOADED);
     for (const pod of pods) {
       assert.ok(pod.status?.podIP, 'pod has an IP');
@@ -219,30 +165,45 @@ void describe('simulated KMM, kubelet, scheduler and DaemonSet controller togeth
     await admin.delete(DaemonSets, { namespace, name: 'consumer' });
     await waitFor(async () => (await admin.list(Pods, { namespace })).items.length === 0, { what: 'consumer pods deleted' });
     await admin.delete(Modules, { namespace, name });
-    await waitModuleGone(namespace, name);
+    await waitModuleGone(admin, namespace, name);
+  });
+
+  void it('on Module deletion remove the device plugin first, so consumers gated on it go and the unload proceeds', async () => {
+    const [namespace, name] = ['sim-dp-first', 'ptemplate'];
+    await moduleWithConsumers(namespace, name, 'device-plugin');
+    await admin.delete(Modules, { namespace, name });
+    // KMM deletes the device plugin DaemonSets of a terminating Module: the DaemonSet controller then
+    // removes the consumers from nodes that lost the device-plugin-ready label.
+    await waitModuleGone(admin, namespace, name);
+    for (const node of LOADED) await assertUnloaded(namespace, name, node);
+    assert.equal((await runningPods(admin, namespace)).length, 0, 'consumers gone');
+    await admin.delete(DaemonSets, { namespace, name: 'consumer' });
   });
 
   void it('hold a Module deletion while a consumer uses the device, and complete it once the consumers are gone', async () => {
     const [namespace, name] = ['sim-teardown', 'ptemplate'];
-    await moduleWithConsumers(namespace, name);
+    await moduleWithConsumers(namespace, name, 'ready');
 
     await admin.delete(Modules, { namespace, name });
-    // The simulated KMM processed the deletion (no node is desired any more) and refused every unload.
-    const terminating = await waitFor(async () => {
-      const module = await getModule(namespace, name);
-      const processed = !!module.metadata.deletionTimestamp && module.status?.moduleLoader?.desiredNumber === undefined &&
-        module.status?.moduleLoader?.availableNumber === 2;
-      return processed && module;
-    }, { what: 'deletion processed and refused' });
-    assert.ok(terminating.metadata.finalizers?.includes(MODULE_FINALIZER), 'finalizer still held');
-    for (const node of LOADED) await assertLoaded(namespace, name, node);
-    assert.equal((await runningPods(namespace)).length, 2, 'consumers still running');
+    // Each node's unloading worker pod fails (the device is in use) and is restarted.
+    await waitFor(async () => {
+      for (const node of LOADED) {
+        const worker = await workerPod(admin, namespace, node, name);
+        assert.equal(worker?.metadata.labels?.['kmm.node.kubernetes.io/worker-action'], 'Unload', `${node}: unloader`);
+        assert.ok((workerStatus(worker)?.restartCount ?? 0) >= 1, `${node}: unloader restarted`);
+      }
+      return true;
+    }, { what: 'unloads refused and retried' });
+    const terminating = await getModule(namespace, name);
+    assert.ok(terminating.metadata.deletionTimestamp && terminating.metadata.finalizers?.includes('kmm.node.kubernetes.io/module-finalizer'), 'finalizer still held');
+    for (const node of LOADED) assert.equal(labelsOf(await getNode(admin, node))[L.ready(namespace, name)], '', `${node} still module-ready`);
+    assert.equal((await runningPods(admin, namespace, { app: 'consumer' })).length, 2, 'consumers still running');
 
     // The DaemonSet's pods are deleted by the garbage collector and completed by the simulated kubelet.
     await admin.delete(DaemonSets, { namespace, name: 'consumer' }, { propagationPolicy: 'Background' });
-    await waitModuleGone(namespace, name);
+    await waitModuleGone(admin, namespace, name);
     for (const node of LOADED) await assertUnloaded(namespace, name, node);
-    assert.equal((await admin.list(Pods, { namespace })).items.length, 0, 'no pods left');
+    assert.equal((await admin.list(Pods, { namespace })).items.length, 0, 'no pods left, worker pods included');
   });
 });
 
@@ -270,7 +231,7 @@ void describe('simulated kubelet', () => {
     }, { what: 'greedy pod refused' });
     assert.equal(refused.status?.phase, 'Pending');
     assert.equal(refused.status?.conditions?.find((c) => c.type === 'Ready')?.status, 'False');
-    await waitFor(async () => (await runningPods(namespace)).some((p) => p.metadata.name === 'plain'), { what: 'plain pod running' });
+    await waitFor(async () => (await runningPods(admin, namespace)).some((p) => p.metadata.name === 'plain'), { what: 'plain pod running' });
 
     // Deleting completes at once: the simulated kubelet finishes the graceful deletion.
     await admin.delete(Pods, { namespace, name: 'greedy' });

@@ -71,8 +71,9 @@ function podsLeftWhenModuleDeleted(key: ObjectKey): Promise<number> {
   }, { what: 'Module deletion', timeoutMs: 60_000, intervalMs: 5 }).then(() => pods);
 }
 
+/** The pods in the namespace except KMM's worker pods (which load and unload the module, as with KMM). */
 async function consumerPods(namespace: string): Promise<KubeObject[]> {
-  return (await env.admin.list(Pods, { namespace })).items;
+  return (await env.admin.list(Pods, { namespace })).items.filter((p) => !p.metadata.labels?.['kmm.node.kubernetes.io/worker-action']);
 }
 
 describe('Ptemplate operator', () => {
