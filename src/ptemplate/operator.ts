@@ -11,12 +11,11 @@ import { silentLogger } from '../runtime/log.ts';
 import { delegatedAuthPermissions } from '../runtime/manager/auth.ts';
 import { Manager, type LeaderGate } from '../runtime/manager/manager.ts';
 import type { Controller } from '../runtime/controller/controller.ts';
-import { permission, type Permission } from '../runtime/rbac.ts';
+import type { Permission } from '../runtime/rbac.ts';
 import { leaderElectionPermissions } from '../runtime/leaderelection/leader-election.ts';
 import type { CertSource } from '../runtime/tls/cert-source.ts';
 import { addCaBundleInjector, caBundlePermissions } from '../runtime/webhook/ca-bundle.ts';
 import { PTEMPLATE_WEBHOOK_CONFIGURATION_NAME } from './webhook.ts';
-import { Events } from '../runtime/resource.ts';
 import { addDeviceController } from '../kmm/workload/controller.ts';
 import { ptemplateDriver } from './driver.ts';
 import { FIELD_MANAGER } from './names.ts';
@@ -72,7 +71,6 @@ export function createOperator(options: OperatorOptions): Operator {
     client: manager.client, controller: REPORTING_CONTROLLER,
     instance: options.instance ?? process.env.POD_NAME ?? hostname(), log: log.child({ component: 'events' }),
   });
-  manager.declarePermissions(permission(Events, ['create', 'patch']));
   if (options.secureMetrics) manager.declarePermissions(...delegatedAuthPermissions());
   if (options.leaderGate) manager.declarePermissions(...leaderElectionPermissions());
   if (options.webhookCertSource) {

@@ -32,7 +32,7 @@ const specSchema = s.object({
 const gizmoSchema = s.object({ spec: specSchema, status: deviceStatusSchema.optional() }, { description: 'A gizmo card driver and its consumers.' });
 
 export type GizmoSpec = Infer<typeof specSchema>;
-export interface Gizmo extends DeviceObject<GizmoSpec> {}
+export type Gizmo = DeviceObject<GizmoSpec>;
 export const Gizmos = defineResource<Gizmo>({ group: 'gz.example.com', version: 'v1', kind: 'Gizmo', plural: 'gizmos', namespaced: true });
 
 export function gizmoCrd(): CustomResourceDefinition {

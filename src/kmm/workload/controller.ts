@@ -8,7 +8,7 @@ import type { EventRecorder } from '../../runtime/events.ts';
 import type { Manager } from '../../runtime/manager/manager.ts';
 import { keyOf, type KubeObject } from '../../runtime/object.ts';
 import { permission } from '../../runtime/rbac.ts';
-import { DaemonSets, Nodes, Pods, Secrets } from '../../runtime/resource.ts';
+import { DaemonSets, Events, Nodes, Pods, Secrets } from '../../runtime/resource.ts';
 import type { StatusPacer } from '../../runtime/status-pacer.ts';
 import { moduleOfNodeLabel } from '../labels.ts';
 import { Modules } from '../resource.ts';
@@ -72,6 +72,8 @@ export function addDeviceController<R extends DeviceObject>(manager: Manager, dr
     // blockOwnerDeletion on the children's owner references needs this where the
     // OwnerReferencesPermissionEnforcement admission plugin runs (OpenShift).
     permission(type, ['update'], 'finalizers'),
+    // The events it records (created, then patched as a series).
+    permission(Events, ['create', 'patch']),
   );
   const reconciler = new DeviceReconciler<R>({
     client: manager.client, cache, recorder: options.recorder, driver, names,
