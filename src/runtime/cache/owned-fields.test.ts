@@ -44,7 +44,7 @@ const desired: KubeObject = {
   apiVersion: 'apps/v1', kind: 'DaemonSet',
   metadata: { name: 'ds', namespace: 'ns', labels: { app: 'x' } },
   spec: { selector: { matchLabels: { app: 'x' } }, template: { spec: { nodeSelector: { a: 'b' }, containers: [{ name: 'main', image: 'i:1', securityContext: { capabilities: { drop: ['ALL'] } } }] } } },
-} as KubeObject;
+};
 
 describe('ownedFieldsTransform', () => {
   const transform = ownedFieldsTransform('op');
