@@ -11,6 +11,7 @@ import { permission } from '../../runtime/rbac.ts';
 import { DaemonSets, Nodes, Pods, Secrets } from '../../runtime/resource.ts';
 import { Ptemplates, type Ptemplate } from '../api/schema.ts';
 import { PtemplateMetrics } from '../metrics.ts';
+import { daemonSetTransform, moduleTransform, nodeTransform, podTransform, secretTransform } from './cache-transforms.ts';
 import { CONSUMER_POD_SELECTOR, PTEMPLATE_ANNOTATION } from './names.ts';
 import { PtemplateReconciler } from './reconciler.ts';
 import { nodeMatches } from './status.ts';
@@ -48,13 +49,13 @@ export function addPtemplateController(manager: Manager, options: PtemplateContr
   return manager.controller(CONTROLLER_NAME)
     // Our own status writes change neither generation nor finalizers, so they do not come back as work.
     .for(Ptemplates, { predicates: [or(generationChanged, deletionOrFinalizersChanged)] })
-    .owns(Modules)
-    .owns(DaemonSets)
-    .watches(Pods, podToPtemplate, { labelSelector: CONSUMER_POD_SELECTOR })
+    .owns(Modules, { transform: moduleTransform })
+    .owns(DaemonSets, { transform: daemonSetTransform })
+    .watches(Pods, podToPtemplate, { labelSelector: CONSUMER_POD_SELECTOR, transform: podTransform })
     // Node labels carry KMM's "loaded" and "device plugin ready" marks; metadata is all we need.
-    .watches(Nodes, nodeToPtemplates(ptemplates), { metadataOnly: true, predicates: [labelsChanged] })
+    .watches(Nodes, nodeToPtemplates(ptemplates), { metadataOnly: true, transform: nodeTransform, predicates: [labelsChanged] })
     // Only whether the pull secret exists: metadata, never the secret's data.
-    .watches(Secrets, (secret) => ptemplates.byIndex(PULL_SECRET_INDEX, keyOf(secret)).map((pt) => keyOf(pt)), { metadataOnly: true })
+    .watches(Secrets, (secret) => ptemplates.byIndex(PULL_SECRET_INDEX, keyOf(secret)).map((pt) => keyOf(pt)), { metadataOnly: true, transform: secretTransform })
     .withOptions({ maxConcurrentReconciles: options.maxConcurrentReconciles ?? 2 })
     .complete(reconciler.reconcile);
 }
