@@ -1,7 +1,8 @@
 // A small typed client over client-node's kubeconfig/auth/HTTP layer. It speaks raw JSON
 // (no client-node serializer, so timestamps stay strings), maps failures to typed errors,
 // retries 429s as the server asks, and counts every request by verb and code.
-import { IsomorphicFetchHttpLibrary, KubeConfig, RequestContext, type HttpMethod } from '@kubernetes/client-node';
+import { KubeConfig } from '@kubernetes/client-node/dist/config.js';
+import { IsomorphicFetchHttpLibrary, RequestContext, type HttpMethod } from '@kubernetes/client-node/dist/gen/http/http.js';
 import type { Registry } from 'prom-client';
 import { Counter } from 'prom-client';
 import type { KubeObject, ObjectKey, ObjectList } from '../object.ts';
