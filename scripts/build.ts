@@ -47,6 +47,28 @@ const plugins: esbuild.Plugin[] = [
   },
 ];
 
+/**
+ * undici (about 25 MB of memory once loaded) serves only client-node's own HTTP layer: its API
+ * classes, Watch and request dispatchers. The operator's client speaks node:https
+ * (src/runtime/client/transport.ts), so the bundle replaces it with classes that say so if used.
+ */
+plugins.push({
+  name: 'no-undici',
+  setup(build) {
+    build.onResolve({ filter: /^undici$/ }, () => ({ path: 'undici', namespace: 'not-bundled' }));
+    build.onLoad({ filter: /.*/, namespace: 'not-bundled' }, () => ({
+      loader: 'js',
+      contents: [
+        "const why = (name) => `${name} is not in the ptemplate-operator bundle: its client uses node:https`;",
+        'const missing = (name) => class { constructor() { throw new Error(why(name)); } };',
+        "export const Agent = missing('undici.Agent');",
+        "export const ProxyAgent = missing('undici.ProxyAgent');",
+        "export const fetch = () => Promise.reject(new Error(why('undici.fetch')));",
+      ].join('\n'),
+    }));
+  },
+});
+
 let esbuildModule: typeof esbuild;
 try {
   esbuildModule = await import('esbuild');
