@@ -474,16 +474,18 @@ void describe('Dockerfile', () => {
     }
   });
 
-  void it('installs production dependencies only, reproducibly from the lock file', () => {
+  void it('installs reproducibly from the lock file and builds the bundle in a build stage', () => {
     const runs = instructions.filter((i) => i.op === 'RUN').map((i) => i.args);
-    assert.ok(runs.some((r) => /\bnpm ci\b/.test(r) && r.includes('--omit=dev')), runs.join('\n'));
+    assert.ok(runs.some((r) => /\bnpm ci\b/.test(r)), runs.join('\n'));
     assert.ok(!runs.some((r) => /\bnpm (install|i)\b/.test(r)), 'npm ci, never npm install');
+    assert.ok(stages.slice(0, -1).flat().some((i) => i.op === 'RUN' && i.args.includes('scripts/build.ts')), 'the bundle is built before the final stage');
   });
 
-  void it('copies the dependencies from a build stage and the sources, and runs as a numeric non-root user', () => {
+  void it('ships the bundle from the build stage, neither dependencies nor sources, and runs as a numeric non-root user', () => {
     const copies = final.filter((i) => i.op === 'COPY').map((i) => i.args);
-    assert.ok(copies.some((c) => /--from=\S+/.test(c) && c.includes('node_modules')), 'node_modules from a build stage');
-    for (const path of ['package.json', 'bin', 'src']) assert.ok(copies.some((c) => c.split(/\s+/).some((w) => w.replace(/\/$/, '') === path)), path);
+    assert.ok(copies.some((c) => /--from=\S+/.test(c) && c.includes('dist')), 'dist/ from the build stage');
+    for (const path of ['package.json', 'bin']) assert.ok(copies.some((c) => c.split(/\s+/).some((w) => w.replace(/\/$/, '') === path)), path);
+    assert.ok(!copies.some((c) => /node_modules|\bsrc\b/.test(c)), `everything runs from the bundle: ${copies.join('; ')}`);
     const user = last('USER');
     assert.ok(user, 'a USER in the final stage');
     const [uid, gid] = user.split(':');

@@ -2,7 +2,7 @@
 // Entry points (CLI, tests, the playground) all build it here, and the manifests generator
 // reads its declared permissions from the same object.
 import { hostname } from 'node:os';
-import { KubeConfig } from '@kubernetes/client-node';
+import { KubeConfig } from '@kubernetes/client-node/dist/config.js';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { RateLimitPolicy } from '../runtime/client/ratelimit.ts';

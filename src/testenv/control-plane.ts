@@ -11,7 +11,7 @@ import { constants, rmSync } from 'node:fs';
 import { access, mkdtemp, mkdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
+import { KubeConfig } from '@kubernetes/client-node/dist/config.js';
 import { resolveBinaries, type ControlPlaneBinary } from './binaries.ts';
 import { addExitCleanup, createStateFile, PidRecorder, reapLeftovers, removeExitCleanup, TEMP_DIR_PREFIX, Watchdog } from './cleanup.ts';
 import { credentialPaths, newAdminToken, readApiServerCa, writeCredentials, writeKubeconfig } from './credentials.ts';

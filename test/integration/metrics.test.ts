@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { request } from 'node:https';
 import { after, before, describe, it } from 'node:test';
-import { KubeConfig } from '@kubernetes/client-node';
+import { KubeConfig } from '@kubernetes/client-node/dist/config.js';
 import { Ptemplates, type Ptemplate } from '../../src/ptemplate/api/schema.ts';
 import { createOperator } from '../../src/ptemplate/operator.ts';
 import { Client } from '../../src/runtime/client/client.ts';

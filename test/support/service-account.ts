@@ -1,7 +1,7 @@
 // Credentials of a ServiceAccount, so tests can run the operator with exactly the generated RBAC
 // instead of as cluster admin. kube-controller-manager's token controller (Kubernetes 1.20)
 // creates a token Secret for every ServiceAccount.
-import { KubeConfig } from '@kubernetes/client-node';
+import { KubeConfig } from '@kubernetes/client-node/dist/config.js';
 import type { Client } from '../../src/runtime/client/client.ts';
 import type { KubeObject } from '../../src/runtime/object.ts';
 import { defineResource, Secrets, ServiceAccounts } from '../../src/runtime/resource.ts';

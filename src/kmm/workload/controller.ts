@@ -12,6 +12,7 @@ import { DaemonSets, Events, Nodes, Pods, Secrets } from '../../runtime/resource
 import type { StatusPacer } from '../../runtime/status-pacer.ts';
 import { moduleOfNodeLabel } from '../labels.ts';
 import { Modules } from '../resource.ts';
+import { childTransform, nodeTransform, podTransform, secretTransform } from './cache-transforms.ts';
 import type { DeviceDriver, DeviceObject } from './driver.ts';
 import { DeviceMetrics } from './metrics.ts';
 import { consumerPodSelector, workloadNames, type WorkloadNames } from './names.ts';
@@ -45,7 +46,9 @@ const PULL_SECRET_INDEX = 'kmm.workload/pull-secret';
 const SELECTOR_INDEX = 'kmm.workload/selector';
 const MATCH_ALL = '*';
 // Node labels carry KMM's "loaded" and "device plugin ready" marks; metadata is all we need.
-const NODE_WATCH = { metadataOnly: true };
+const NODE_WATCH = { metadataOnly: true, transform: nodeTransform };
+// Only whether a pull secret exists: metadata, never the secret's data (nor its annotations).
+const SECRET_WATCH = { metadataOnly: true, transform: secretTransform };
 
 /** Adds the controller of `driver`'s resource to the manager. */
 export function addDeviceController<R extends DeviceObject>(manager: Manager, driver: DeviceDriver<R>, options: DeviceControllerOptions): DeviceController {
@@ -58,7 +61,8 @@ export function addDeviceController<R extends DeviceObject>(manager: Manager, dr
     const entries = Object.entries(driver.selector(specOf(obj)) ?? {});
     return entries.length ? entries.map(([k, v]) => labelIndexValue(k, v)) : [MATCH_ALL];
   });
-  const podWatch = { labelSelector: consumerPodSelector(names) };
+  const podWatch = { labelSelector: consumerPodSelector(names), transform: podTransform };
+  const childWatch = { transform: childTransform(names.fieldManager) };
   // Reconciles read nodes by the selector's labels and pods by the owner's UID label.
   cache.informer(Nodes, NODE_WATCH).addIndex(LABELS_INDEX, labelsIndex);
   cache.informer(Pods, podWatch).addIndex(LABELS_INDEX, labelsIndex);
@@ -82,8 +86,8 @@ export function addDeviceController<R extends DeviceObject>(manager: Manager, dr
   const builder = manager.controller(names.controller)
     // Our own status writes change neither generation nor finalizers, so they do not come back as work.
     .for(type, { predicates: [or(generationChanged, deletionOrFinalizersChanged)] })
-    .owns(Modules)
-    .owns(DaemonSets)
+    .owns(Modules, childWatch)
+    .owns(DaemonSets, childWatch)
     .watches(Pods, podToOwner(names), podWatch)
     .watches(Nodes, nodeToOwners(objects, (obj) => driver.selector(specOf(obj))), { ...NODE_WATCH, predicates: [labelsChanged] });
   if (driver.pullSecret) {
@@ -92,8 +96,7 @@ export function addDeviceController<R extends DeviceObject>(manager: Manager, dr
       const secret = pullSecret(specOf(obj));
       return secret ? [`${obj.metadata.namespace}/${secret.name}`] : [];
     });
-    // Only whether the pull secret exists: metadata, never the secret's data.
-    builder.watches(Secrets, (secret) => objects.byIndex(PULL_SECRET_INDEX, keyOf(secret)).map((obj) => keyOf(obj)), { metadataOnly: true });
+    builder.watches(Secrets, (secret) => objects.byIndex(PULL_SECRET_INDEX, keyOf(secret)).map((obj) => keyOf(obj)), SECRET_WATCH);
   }
   const controller = builder
     .withOptions({ maxConcurrentReconciles: options.maxConcurrentReconciles ?? DEFAULT_MAX_CONCURRENT_RECONCILES })

@@ -50,7 +50,8 @@ export class Cache {
     if (existing) {
       if ((existing.options.labelSelector ?? '') !== (options.labelSelector ?? '') ||
           (existing.options.fieldSelector ?? '') !== (options.fieldSelector ?? '') ||
-          !!existing.options.metadataOnly !== !!options.metadataOnly) {
+          !!existing.options.metadataOnly !== !!options.metadataOnly ||
+          existing.options.transform !== options.transform) {
         throw new Error(`informer for ${id} already exists with other options (${JSON.stringify(existing.options)})`);
       }
       return existing as unknown as Informer<T>;

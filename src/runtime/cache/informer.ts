@@ -5,7 +5,9 @@ import type { Client } from '../client/client.ts';
 import type { KubeObject } from '../object.ts';
 import { resourceId, type ResourceType } from '../resource.ts';
 import { Reflector } from './reflector.ts';
-import { Store, type IndexFunc, type StoreChange } from './store.ts';
+import { Store, type IndexFunc, type StoreChange, type TransformFunc } from './store.ts';
+
+export type { TransformFunc };
 
 export interface ResourceEventHandler<T extends KubeObject> {
   add?(obj: T): void;
@@ -19,12 +21,18 @@ export interface InformerOptions {
   fieldSelector?: string | undefined;
   /** Cache only metadata (labels, owners, ...): less memory and no access to e.g. Secret data. */
   metadataOnly?: boolean | undefined;
+  /**
+   * Applied to every object before it is cached, so handlers and readers see only what it keeps
+   * (controller-runtime's cache transforms). Default: none — the whole object minus managedFields.
+   * One transform per type for the whole process, like the selectors.
+   */
+  transform?: TransformFunc | undefined;
 }
 
 export class Informer<T extends KubeObject> {
   readonly type: ResourceType<T>;
   readonly options: Readonly<InformerOptions>;
-  readonly #store = new Store<T>();
+  readonly #store: Store<T>;
   readonly #handlers = new Set<ResourceEventHandler<T>>();
   readonly #reflector: Reflector<T>;
   readonly #log: Logger;
@@ -35,6 +43,7 @@ export class Informer<T extends KubeObject> {
   constructor(client: Client, type: ResourceType<T>, options: InformerOptions, log: Logger) {
     this.type = type;
     this.options = Object.freeze({ ...options });
+    this.#store = new Store<T>({ transform: options.transform });
     this.#log = log.child({ resource: resourceId(type) });
     this.#synced = new Promise((resolve) => { this.#markSynced = resolve; });
     this.#reflector = new Reflector<T>({

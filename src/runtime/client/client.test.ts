@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { KubeConfig } from '@kubernetes/client-node';
+import { KubeConfig } from '@kubernetes/client-node/dist/config.js';
 import { ConfigMaps } from '../resource.ts';
 import { Client } from './client.ts';
 import { AlreadyExistsError, ConflictError, InvalidError, NotFoundError, TooManyRequestsError } from './errors.ts';

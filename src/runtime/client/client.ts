@@ -1,7 +1,7 @@
 // A small typed client over client-node's kubeconfig/auth/HTTP layer. It speaks raw JSON
 // (no client-node serializer, so timestamps stay strings), maps failures to typed errors,
 // retries 429s as the server asks, and counts every request by verb and code.
-import { IsomorphicFetchHttpLibrary, KubeConfig, RequestContext, type HttpMethod } from '@kubernetes/client-node';
+import { KubeConfig } from '@kubernetes/client-node/dist/config.js';
 import type { Registry } from 'prom-client';
 import { Counter } from 'prom-client';
 import type { KubeObject, ObjectKey, ObjectList } from '../object.ts';
@@ -10,6 +10,7 @@ import { apiErrorFrom, TooManyRequestsError, type Status } from './errors.ts';
 import { watchStream, type WatchEvent } from './watch.ts';
 import { permissionFor } from '../rbac.ts';
 import { requestLimiter, type RateLimitPolicy, type RequestLimiter } from './ratelimit.ts';
+import { KubeTransport, type HttpMethod } from './transport.ts';
 
 export type { WatchEvent };
 
@@ -131,7 +132,7 @@ export class Client {
   readonly kubeConfig: KubeConfig;
   readonly fieldManager: string;
   readonly requests = new RequestCounter();
-  readonly #http = new IsomorphicFetchHttpLibrary();
+  readonly #http: KubeTransport;
   readonly #server: string;
   readonly #host: string;
   readonly #maxRetries: number;
@@ -144,6 +145,7 @@ export class Client {
     const cluster = kubeConfig.getCurrentCluster();
     if (!cluster) throw new Error('kubeconfig has no current cluster (set a current-context)');
     this.kubeConfig = kubeConfig;
+    this.#http = new KubeTransport(kubeConfig);
     this.#server = cluster.server.replace(/\/+$/, '');
     this.#host = new URL(this.#server).host;
     this.fieldManager = options.fieldManager ?? 'ptemplate-operator';
@@ -307,19 +309,13 @@ export class Client {
     if (withTimeout) await this.#limiter?.acquire(req.signal);
     const url = new URL(this.#server + req.path);
     for (const [k, v] of Object.entries(req.query ?? {})) if (v !== undefined && v !== '') url.searchParams.set(k, String(v));
-    const ctx = new RequestContext(url.toString(), req.method);
-    ctx.setHeaderParam('Accept', req.accept ?? 'application/json');
-    ctx.setHeaderParam('User-Agent', this.#userAgent);
-    if (req.body !== undefined) {
-      ctx.setHeaderParam('Content-Type', req.contentType ?? 'application/json');
-      ctx.setBody(JSON.stringify(req.body));
-    }
+    const headers: Record<string, string> = { 'Accept': req.accept ?? 'application/json', 'User-Agent': this.#userAgent };
+    if (req.body !== undefined) headers['Content-Type'] = req.contentType ?? 'application/json';
     const signals = [req.signal, withTimeout ? AbortSignal.timeout(this.#timeoutMs) : undefined].filter((s): s is AbortSignal => !!s);
-    if (signals.length) ctx.setSignal(AbortSignal.any(signals));
-    await this.kubeConfig.applySecurityAuthentication(ctx);
+    const signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0];
     const verb = req.verb ?? req.method;
     try {
-      const response = await this.#http.send(ctx).toPromise();
+      const response = await this.#http.send({ method: req.method, url, headers, body: req.body === undefined ? undefined : JSON.stringify(req.body), signal });
       this.#count(verb, req.method, response.httpStatusCode, req.path);
       this.#limiter?.observe?.(response.headers);
       return response;

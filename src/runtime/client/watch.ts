@@ -1,8 +1,8 @@
 // Turns a streaming watch response into an async generator of events. Errors inside the
 // stream (an ERROR event carrying a Status, e.g. 410 Gone) are thrown as typed ApiErrors.
-import type { ResponseContext } from '@kubernetes/client-node';
 import type { KubeObject } from '../object.ts';
 import { apiErrorFrom, type Status } from './errors.ts';
+import type { HttpResponse } from './transport.ts';
 
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK';
 
@@ -12,7 +12,7 @@ export interface WatchEvent<T extends KubeObject = KubeObject> {
 }
 
 export async function* watchStream<T extends KubeObject>(
-  open: (signal: AbortSignal) => Promise<ResponseContext>,
+  open: (signal: AbortSignal) => Promise<HttpResponse>,
   path: string,
   outer: AbortSignal | undefined,
   idleTimeoutMs: number,
@@ -36,8 +36,7 @@ export async function* watchStream<T extends KubeObject>(
       try { status = JSON.parse(text) as Status; } catch { status = { message: text.slice(0, 500) }; }
       throw apiErrorFrom(response.httpStatusCode, status, 'WATCH', path);
     }
-    const stream = response.body.stream() as unknown as ReadableStream<Uint8Array> | undefined;
-    if (!stream) return;
+    const stream = response.body.stream();
     const decoder = new TextDecoder();
     let buffered = '';
     for await (const chunk of stream) {

@@ -1,0 +1,100 @@
+// Builds dist/: the CLI and everything it imports in production, bundled by esbuild into ES
+// modules, so a pod neither type-strips the sources at start nor loads the parts of dependencies
+// it never calls. `npm install` runs it (the `prepare` script); the image ships only its output.
+// Development-only code (the playground and its control plane) stays out: the bundle loads it
+// from src/ when a checkout has it.
+//
+//   node scripts/build.ts [--metafile] [--if-available]
+//     --metafile       also writes dist/meta.json (what each input contributes: esbuild's analyzer reads it)
+//     --if-available   exit quietly when esbuild is not installed (`npm install --omit=dev`): bin/ then runs the sources
+import { rmSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type * as esbuild from 'esbuild';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const outdir = `${root}dist`;
+
+/** Imports left outside the bundle, resolved from dist/ at run time (development only). */
+const devOnly: Record<string, string> = {
+  './commands/playground.ts': '../src/commands/playground.ts',
+};
+
+const plugins: esbuild.Plugin[] = [
+  {
+    name: 'dev-only-external',
+    setup(build) {
+      build.onResolve({ filter: /playground\.ts$/ }, (args) => {
+        const target = devOnly[args.path];
+        return target ? { path: target, external: true } : undefined;
+      });
+    },
+  },
+  {
+    // client-node declares no `sideEffects`, so esbuild would keep its whole generated API (every
+    // model class and the serializer's type map) once anything imports its kubeconfig module. Its
+    // modules only define classes and functions: marking them side-effect free lets the bundle
+    // drop what the operator never references.
+    name: 'client-node-side-effect-free',
+    setup(build) {
+      build.onResolve({ filter: /./ }, async (args) => {
+        if (args.pluginData === 'resolved') return undefined;
+        if (!args.path.startsWith('@kubernetes/client-node') && !args.importer.includes('/@kubernetes/client-node/')) return undefined;
+        const result = await build.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir, importer: args.importer, pluginData: 'resolved' });
+        if (result.errors.length > 0) return { errors: result.errors };
+        return result.path.includes('/@kubernetes/client-node/') ? { path: result.path, sideEffects: false } : result;
+      });
+    },
+  },
+];
+
+/**
+ * undici (about 25 MB of memory once loaded) serves only client-node's own HTTP layer: its API
+ * classes, Watch and request dispatchers. The operator's client speaks node:https
+ * (src/runtime/client/transport.ts), so the bundle replaces it with classes that say so if used.
+ */
+plugins.push({
+  name: 'no-undici',
+  setup(build) {
+    build.onResolve({ filter: /^undici$/ }, () => ({ path: 'undici', namespace: 'not-bundled' }));
+    build.onLoad({ filter: /.*/, namespace: 'not-bundled' }, () => ({
+      loader: 'js',
+      contents: [
+        "const why = (name) => `${name} is not in the ptemplate-operator bundle: its client uses node:https`;",
+        'const missing = (name) => class { constructor() { throw new Error(why(name)); } };',
+        "export const Agent = missing('undici.Agent');",
+        "export const ProxyAgent = missing('undici.ProxyAgent');",
+        "export const fetch = () => Promise.reject(new Error(why('undici.fetch')));",
+      ].join('\n'),
+    }));
+  },
+});
+
+let esbuildModule: typeof esbuild;
+try {
+  esbuildModule = await import('esbuild');
+} catch (err) {
+  if (!process.argv.includes('--if-available')) throw err;
+  console.error('ptemplate-operator: esbuild is not installed (production install?); dist/ not built, bin/ runs the sources');
+  process.exit(0);
+}
+
+rmSync(outdir, { recursive: true, force: true });
+const result = await esbuildModule.build({
+  entryPoints: { 'ptemplate-operator': `${root}src/cli.ts` },
+  outdir,
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node24',
+  // The `manifests` command's code (and its YAML library) loads only when it runs.
+  splitting: true,
+  chunkNames: 'chunks/[name]-[hash]',
+  sourcemap: 'linked',
+  legalComments: 'linked',
+  metafile: process.argv.includes('--metafile'),
+  logLevel: 'warning',
+  plugins,
+  // CommonJS dependencies (prom-client, pino) call require() for Node's built-ins.
+  banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
+});
+if (result.metafile) writeFileSync(`${outdir}/meta.json`, JSON.stringify(result.metafile));

@@ -1,0 +1,97 @@
+// HTTP to the API server on node:http(s), with client-node's KubeConfig for what it is good at:
+// loading kubeconfig and in-cluster config and producing credentials (token, token file, exec
+// plugin, client certificates, OIDC, basic auth). client-node's own HTTP layer (undici's fetch)
+// is not used: undici alone costs the process about 25 MB of memory, and Node's https with a
+// keep-alive agent does the same job.
+import http from 'node:http';
+import https from 'node:https';
+import type { KubeConfig } from '@kubernetes/client-node/dist/config.js';
+
+export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'OPTIONS';
+
+export interface HttpRequest {
+  method: HttpMethod;
+  url: URL;
+  headers: Record<string, string>;
+  body?: string | undefined;
+  signal?: AbortSignal | undefined;
+}
+
+/** A response whose body is read once: as text, or as a stream of chunks (watches). */
+export interface HttpResponse {
+  httpStatusCode: number;
+  /** Lower-case names; repeated headers joined with ", ". */
+  headers: Record<string, string>;
+  body: { text(): Promise<string>; stream(): AsyncIterable<Uint8Array> };
+}
+
+/** The TLS material, headers and agent the kubeconfig yields for one request (client-node's applyToHTTPSOptions). */
+interface RequestOptions extends https.RequestOptions {
+  headers?: Record<string, string>;
+}
+
+export class KubeTransport {
+  readonly #kubeConfig: KubeConfig;
+  #agent: { key: string; agent: http.Agent } | undefined;
+
+  constructor(kubeConfig: KubeConfig) {
+    this.#kubeConfig = kubeConfig;
+  }
+
+  async send(req: HttpRequest): Promise<HttpResponse> {
+    const opts: RequestOptions = { headers: {} };
+    // Per request, as client-node does: tokens from files and exec plugins expire and rotate.
+    await this.#kubeConfig.applyToHTTPSOptions(opts);
+    const headers: Record<string, string> = { ...req.headers, ...opts.headers };
+    if (opts.auth) headers.Authorization = `Basic ${Buffer.from(opts.auth).toString('base64')}`;
+    if (req.body !== undefined) headers['Content-Length'] = String(Buffer.byteLength(req.body));
+    const secure = req.url.protocol === 'https:';
+    const agent = this.#agentFor(secure, opts);
+    const request = (secure ? https : http).request(req.url, { method: req.method, headers, agent, ...(req.signal ? { signal: req.signal } : {}) });
+    const response = await new Promise<http.IncomingMessage>((resolve, reject) => {
+      request.once('response', resolve);
+      // `on`, not `once`: a later socket error must not go unhandled (the body stream reports it).
+      request.on('error', reject);
+      request.end(req.body);
+    });
+    const responseHeaders: Record<string, string> = {};
+    for (const [name, value] of Object.entries(response.headers)) {
+      if (value !== undefined) responseHeaders[name] = Array.isArray(value) ? value.join(', ') : value;
+    }
+    return {
+      httpStatusCode: response.statusCode ?? 0,
+      headers: responseHeaders,
+      body: {
+        async text() {
+          const chunks: Buffer[] = [];
+          for await (const chunk of response) chunks.push(chunk as Buffer);
+          return Buffer.concat(chunks).toString('utf8');
+        },
+        stream: () => response,
+      },
+    };
+  }
+
+  /**
+   * One keep-alive agent per TLS identity, rebuilt when the material changes (an exec plugin's
+   * rotated client certificate, a new CA). A proxy in the kubeconfig gets client-node's proxy agent.
+   */
+  #agentFor(secure: boolean, opts: RequestOptions): http.Agent {
+    if (this.#kubeConfig.getCurrentCluster()?.proxyUrl) return opts.agent as http.Agent;
+    const tls = {
+      ca: opts.ca, cert: opts.cert, key: opts.key, pfx: opts.pfx, passphrase: opts.passphrase,
+      servername: opts.servername, rejectUnauthorized: opts.rejectUnauthorized,
+    };
+    const key = JSON.stringify([secure, ...Object.values(tls).map((v) => (Buffer.isBuffer(v) ? v.toString('base64') : v))]);
+    if (this.#agent?.key !== key) {
+      // Requests in flight (watches end within their 10-minute server timeout) finish on the old agent.
+      const old = this.#agent?.agent;
+      if (old) setTimeout(() => old.destroy(), 11 * 60_000).unref();
+      const defined = Object.fromEntries(Object.entries(tls).filter(([, v]) => v !== undefined));
+      // Keep-alive probes at 30 s, as client-go, so idle connections through load balancers stay up.
+      const agent = secure ? new https.Agent({ keepAlive: true, keepAliveMsecs: 30_000, ...defined }) : new http.Agent({ keepAlive: true, keepAliveMsecs: 30_000 });
+      this.#agent = { key, agent };
+    }
+    return this.#agent.agent;
+  }
+}
