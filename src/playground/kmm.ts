@@ -54,6 +54,9 @@ export interface SimulatedKmmOptions {
   devices?: readonly SimDeviceKind[];
 }
 
+/** How many nodes one reconcile works on at once. */
+const NODE_CONCURRENCY = 16;
+
 /** A config and the Module version it came with ('' for none). */
 interface Versioned { config: SimModuleConfig; version: string }
 
@@ -136,14 +139,19 @@ export class SimulatedKmm {
     for (const nodeName of this.#nodes.keys()) if (!present.has(nodeName)) this.#nodes.delete(nodeName);
 
     let matching = 0, desired = 0, available = 0, dpReady = 0, busy = 0;
-    for (const node of nodes) {
-      const result = await this.#reconcileNode(node, namespace, name, key, live, log);
-      if (result.targeted) matching++;
-      if (result.desired) desired++;
-      if (result.available) available++;
-      if (result.dpReady) dpReady++;
-      if (result.busy) busy++;
-    }
+    // Nodes are independent: a few at a time, so that a 1000-node cluster is not one long queue of requests.
+    let next = 0;
+    const work = async () => {
+      while (next < nodes.length) {
+        const result = await this.#reconcileNode(nodes[next++]!, namespace, name, key, live, log);
+        if (result.targeted) matching++;
+        if (result.desired) desired++;
+        if (result.available) available++;
+        if (result.dpReady) dpReady++;
+        if (result.busy) busy++;
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(NODE_CONCURRENCY, nodes.length) }, work));
 
     if (live && module) {
       const status = { moduleLoader: counts(matching, desired, available), devicePlugin: live.spec.devicePlugin ? counts(matching, matching, dpReady) : undefined };

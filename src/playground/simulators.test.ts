@@ -238,4 +238,25 @@ void describe('simulated kubelet', () => {
     await admin.delete(Pods, { namespace, name: 'plain' });
     await waitFor(async () => (await admin.list(Pods, { namespace })).items.length === 0, { what: 'pods deleted' });
   });
+
+  void it('admits pods arriving together one at a time, never handing out more devices than the node has', async () => {
+    const namespace = 'sim-admission';
+    await admin.create(Namespaces, { metadata: { name: namespace } });
+    await admin.patch(Nodes, { name: 'sim-d' }, { status: { capacity: { [SIM_DEVICE_RESOURCE]: '2' }, allocatable: { [SIM_DEVICE_RESOURCE]: '2' } } },
+      'merge', { subresource: 'status' });
+    const pod = (name: string): SimPod => ({
+      apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace },
+      spec: { nodeName: 'sim-d', containers: [{ name: 'main', image: 'registry.example.com/user:1', resources: { limits: { [SIM_DEVICE_RESOURCE]: '1' } } }] },
+    });
+    await Promise.all(['p1', 'p2', 'p3'].map((name) => admin.create(Pods, pod(name))));
+    await waitFor(async () => {
+      const pods = (await admin.list(Pods, { namespace })).items as SimPod[];
+      const running = pods.filter((p) => p.status?.phase === 'Running').length;
+      assert.ok(running <= 2, `${running} pods running on 2 devices`);
+      return running === 2 && pods.filter((p) => p.status?.reason === SIM_OUT_OF_DEVICES_REASON).length === 1;
+    }, { what: 'two running, one refused' });
+    for (const name of ['p1', 'p2', 'p3']) await admin.delete(Pods, { namespace, name });
+    await admin.patch(Nodes, { name: 'sim-d' }, { status: { capacity: { [SIM_DEVICE_RESOURCE]: null }, allocatable: { [SIM_DEVICE_RESOURCE]: null } } },
+      'merge', { subresource: 'status' });
+  });
 });
