@@ -44,6 +44,8 @@ export interface SimulatorOptions {
    * `[SIM_DEFAULT_DEVICE]`: `example.com/ptemplate`, `max_dev` devices (5 when unset), any Module.
    */
   devices?: readonly SimDeviceKind[];
+  /** Client-side rate limit of the simulators' one client. Default 500 qps, burst 1000. */
+  rateLimit?: { qps: number; burst: number };
   /** How long to wait for the caches to fill (the Module CRD must be served). Default 60 s. */
   syncTimeoutMs?: number;
 }
@@ -68,7 +70,11 @@ export async function startSimulators(options: SimulatorOptions): Promise<Runnin
     if (!/^[a-z0-9.-]+\/[A-Za-z0-9._-]+$/.test(kind.resource)) throw new Error(`startSimulators: devices[${i}].resource ${JSON.stringify(kind.resource)} is not an extended resource name (domain/name)`);
     if (typeof kind.count !== 'function') throw new Error(`startSimulators: devices[${i}].count must be a function of the modprobe parameters`);
   }
-  const manager = new Manager({ kubeConfig: options.kubeConfig, log, fieldManager: 'ptemplate-playground-simulators' });
+  // The simulators stand for every node's kubelet and for KMM: a production controller's 20 qps
+  // would make a 1000-node playground take minutes to load a module.
+  const manager = new Manager({
+    kubeConfig: options.kubeConfig, log, fieldManager: 'ptemplate-playground-simulators', rateLimit: options.rateLimit ?? { qps: 500, burst: 1000 },
+  });
   const kmm = new SimulatedKmm({ devices });
   new SimulatedNodeAgent().setupWithManager(manager);
   kmm.setupWithManager(manager);

@@ -20,14 +20,20 @@
 //   recorded and deleted, so worker pods exist only while work is pending or failing.
 // - Node labels: `kmm.node.kubernetes.io/<ns>.<name>.ready=""` and, for a versioned Module,
 //   `...<ns>.<name>.version.ready=<version>` when the loaded config equals the desired one;
-//   both removed once the node has neither (the module unloaded and not wanted).
+//   both removed once the node has neither (the module unloaded and not wanted). A Module changed
+//   without `version` is reloaded in place on every node at once (unload, refused while in use,
+//   then load); the ready label stays meanwhile.
 // - Device plugin (no pods are simulated): with `spec.devicePlugin`, while the ready label is there
-//   (and, with a version, the device-plugin version label equals it) the node advertises the device
-//   resource (option, default `example.com/ptemplate` = `max_dev`) and gets
-//   `...<ns>.<name>.device-plugin-ready=""`.
-// - `Module.status` counts (nodes targeted, desired, loaded as desired); KMM's finalizer, released
-//   once no node has the module loaded or a worker pod for it. A terminating Module's status is
-//   left as it was (KMM does not update it while finalizing).
+//   (and, with a version, a device-plugin version label: KMM keeps an older version's DaemonSet
+//   while nodes still select it) the node advertises its device kind's resource (option, default
+//   `example.com/ptemplate` = `max_dev`) and gets `...<ns>.<name>.device-plugin-ready=""`. A
+//   terminating Module loses its device plugin at once (KMM deletes its DaemonSets).
+// - `Module.status` counts (moduleLoader: nodes targeted, desired, loaded as desired; devicePlugin:
+//   targeted, targeted, running); KMM's finalizer, released once no node has the module loaded or
+//   a worker pod for it. A terminating Module's status is left as it was (KMM does not update it).
+// Not simulated: KMM's webhook (name length, version empty <-> set), image builds and pulls,
+// reloading after a node reboot. The NodeModulesConfigs live in memory: a restarted simulator
+// forgets what is loaded and loads again where the Module is wanted.
 // The device resource is per device kind: two device-plugin Modules of one kind on a node overwrite each other.
 import type { Cache } from '../runtime/cache/cache.ts';
 import type { Client } from '../runtime/client/client.ts';
@@ -53,6 +59,9 @@ export interface SimulatedKmmOptions {
   /** The devices a loaded module gives a node, by kernel module. Default: `[SIM_DEFAULT_DEVICE]` (`example.com/ptemplate` = `max_dev`, default 5). */
   devices?: readonly SimDeviceKind[];
 }
+
+/** How many nodes one reconcile works on at once. */
+const NODE_CONCURRENCY = 16;
 
 /** A config and the Module version it came with ('' for none). */
 interface Versioned { config: SimModuleConfig; version: string }
@@ -136,14 +145,19 @@ export class SimulatedKmm {
     for (const nodeName of this.#nodes.keys()) if (!present.has(nodeName)) this.#nodes.delete(nodeName);
 
     let matching = 0, desired = 0, available = 0, dpReady = 0, busy = 0;
-    for (const node of nodes) {
-      const result = await this.#reconcileNode(node, namespace, name, key, live, log);
-      if (result.targeted) matching++;
-      if (result.desired) desired++;
-      if (result.available) available++;
-      if (result.dpReady) dpReady++;
-      if (result.busy) busy++;
-    }
+    // Nodes are independent: a few at a time, so that a 1000-node cluster is not one long queue of requests.
+    let next = 0;
+    const work = async () => {
+      while (next < nodes.length) {
+        const result = await this.#reconcileNode(nodes[next++]!, namespace, name, key, live, log);
+        if (result.targeted) matching++;
+        if (result.desired) desired++;
+        if (result.available) available++;
+        if (result.dpReady) dpReady++;
+        if (result.busy) busy++;
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(NODE_CONCURRENCY, nodes.length) }, work));
 
     if (live && module) {
       const status = { moduleLoader: counts(matching, desired, available), devicePlugin: live.spec.devicePlugin ? counts(matching, matching, dpReady) : undefined };
@@ -262,7 +276,8 @@ export class SimulatedKmm {
     // 5. The device plugin DaemonSets: each selects the ready label and, for a versioned Module, its
     // version's device-plugin label; KMM keeps an older version's DaemonSet while a node still selects it.
     const version = live?.spec.moduleLoader?.container.version ?? '';
-    const loadedConfig = entry.status?.config;
+    // While a non-versioned Module is reloaded in place the ready label (and so the device plugin) stays.
+    const loadedConfig = entry.status?.config ?? entry.spec?.config;
     const kind = simDeviceKindOf(this.#devices, loadedConfig?.moduleName);
     const dpWanted = !!kind && !!loadedConfig && !!live?.spec.devicePlugin && ready && (version === '' || dpVersion !== '');
     const dpRunning = dpLabel in labels;

@@ -54,6 +54,8 @@ export function simulatedPodIP(pod: SimPod): string {
 
 export class SimulatedKubelet {
   readonly #resources: readonly string[];
+  /** Pods admitted (uid -> node) whose Running status the cache may not show yet: counted as using their devices. */
+  readonly #admitted = new Map<string, string>();
   #cache: Cache | undefined;
   #client: Client | undefined;
 
@@ -68,6 +70,7 @@ export class SimulatedKubelet {
     manager.cache.informer(Pods).addIndex(SIM_POD_NODE_INDEX, simPodNodeIndex);
     const bound = (obj: KubeObject) => !!asPod(obj).spec?.nodeName;
     return manager.controller('simulated-kubelet')
+      .withOptions({ maxConcurrentReconciles: 8 }) // one key per pod: pods are independent
       .for(Pods, { predicates: [{ create: bound, update: (_old, pod) => bound(pod), delete: () => false }] })
       // A refused pod is admitted once its node advertises enough devices.
       .watches(Nodes, (node) => (isSimulatedNode(node) ? this.#waitingPods(node.metadata.name!) : []), { predicates: [{ delete: () => false }] })
@@ -113,7 +116,7 @@ export class SimulatedKubelet {
     }
     if (isPodTerminated(pod) || isRunning(pod) || pod.metadata.labels?.[KMM_WORKER_ACTION_LABEL]) return;
 
-    const refusal = this.#admissionProblem(pod, node);
+    const refusal = this.#admit(pod, node);
     const now = simNow();
     if (refusal) {
       if (pod.status?.reason === refusal.reason && pod.status.message === refusal.message) return;
@@ -125,21 +128,28 @@ export class SimulatedKubelet {
     log.info({ node: nodeName }, 'simulated kubelet: pod running');
   }
 
-  /** Why the node cannot take the pod (the kubelet's reason and message), or undefined when it can. */
-  #admissionProblem(pod: SimPod, node: SimNode): Refusal | undefined {
+  /**
+   * Why the node cannot take the pod (the kubelet's reason and message), or undefined when it can; then
+   * the pod counts as admitted at once (synchronously, so concurrent admissions on a node see it).
+   */
+  #admit(pod: SimPod, node: SimNode): Refusal | undefined {
+    const nodeName = node.metadata.name!;
+    const others = this.#podsOn(nodeName).filter((other) => other.metadata.uid !== pod.metadata.uid);
+    const present = new Set(others.map((o) => o.metadata.uid));
+    for (const [uid, on] of this.#admitted) if (on === nodeName && uid !== pod.metadata.uid && !present.has(uid)) this.#admitted.delete(uid);
+    const using = others.filter((o) => !isPodTerminated(o) && (o.status?.phase === 'Running' || this.#admitted.has(o.metadata.uid ?? '')));
     for (const resource of this.#resources) {
       const requested = podResourceRequest(pod, resource);
       if (requested === 0) continue;
       const allocatable = simQuantity(node.status?.allocatable?.[resource]);
-      const used = this.#podsOn(node.metadata.name!)
-        .filter((other) => other.metadata.uid !== pod.metadata.uid && other.status?.phase === 'Running')
-        .reduce((sum, other) => sum + podResourceRequest(other, resource), 0);
+      const used = using.reduce((sum, other) => sum + podResourceRequest(other, resource), 0);
       if (used + requested <= allocatable) continue;
       return {
         reason: simOutOfDevicesReason(resource),
         message: `Node didn't have enough resource: ${resource}, requested: ${requested}, used: ${used}, capacity: ${allocatable}`,
       };
     }
+    if (pod.metadata.uid) this.#admitted.set(pod.metadata.uid, nodeName);
     return undefined;
   }
 }

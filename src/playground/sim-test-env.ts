@@ -12,7 +12,6 @@ import type { KubeObject } from '../runtime/object.ts';
 import { CustomResourceDefinitions, Nodes, Pods } from '../runtime/resource.ts';
 import { moduleCrd } from '../kmm/crd.ts';
 import { Modules } from '../kmm/resource.ts';
-import type { Module } from '../kmm/types.ts';
 import { waitFor } from '../../test/support/wait.ts';
 import { createSimulatedNodes, startSimulators, type RunningSimulators, type SimNode, type SimPod, type SimulatedNodeSpec, type SimulatorOptions } from './index.ts';
 import type { SimModule } from './kmm-api.ts';
@@ -138,7 +137,6 @@ export function assertKmmLabels(node: SimNode, namespace: string, name: string, 
   }
 }
 
-export type { Module };
 
 /** One observed version of a node or a created worker pod, in etcd revision order (one etcd: revisions compare). */
 export interface Observed { rv: number; kind: 'node' | 'worker'; labels: Record<string, string>; capacity?: Record<string, string> }

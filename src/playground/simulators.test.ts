@@ -11,7 +11,7 @@ import type { Module } from '../kmm/types.ts';
 import { waitFor } from '../../test/support/wait.ts';
 import { SIM_DEVICE_RESOURCE, SIM_OUT_OF_DEVICES_REASON, SIMULATED_NODE_LABEL, type SimPod } from './index.ts';
 import {
-  assertKmmLabels, consumerDaemonSet, EL9, getNode, L, labelsOf, runningPods, startSimEnv, waitModuleGone, workerPod, workerStatus, type SimEnv,
+  assertKmmLabels, consumerDaemonSet, EL9, getNode, L, labelsOf, recordHistory, runningPods, startSimEnv, waitModuleGone, workerPod, workerStatus, type SimEnv,
 } from './sim-test-env.ts';
 
 const SELECTOR_LABEL = 'playground.pt.example.com/wants-ptemplate';
@@ -145,6 +145,37 @@ void describe('simulated KMM', () => {
       return !(L.ready(namespace, name) in labels) && !(L.devicePlugin(namespace, name) in labels);
     }, { what: 'labels of the missing Module removed' });
   });
+  void it('reloads in place when a Module without version changes: unload (refused while in use), load, the ready label kept', async () => {
+    const [namespace, name] = ['sim-reload', 'ptemplate'];
+    await admin.create(Namespaces, { metadata: { name: namespace } });
+    await admin.create(Modules, ptemplateModule(namespace, name));
+    await waitFor(async () => { await assertLoaded(namespace, name, 'sim-a'); return true; }, { what: 'loaded' });
+    await admin.create(Pods, { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'user', namespace }, spec: { nodeName: 'sim-a',
+      containers: [{ name: 'main', image: 'registry.example.com/user:1', resources: { limits: { [SIM_DEVICE_RESOURCE]: '1' } } }] } });
+    await waitFor(async () => (await runningPods(admin, namespace)).length === 1, { what: 'device user running' });
+    const history = await recordHistory(env, 'sim-a');
+    try {
+      await admin.patch(Modules, { namespace, name }, { spec: { moduleLoader: { container: { modprobe: { parameters: ['max_dev=2'] } } } } }, 'merge');
+      await waitFor(async () => {
+        const pod = await workerPod(admin, namespace, 'sim-a', name);
+        return pod?.metadata.labels?.['kmm.node.kubernetes.io/worker-action'] === 'Unload' && (workerStatus(pod)?.restartCount ?? 0) >= 1;
+      }, { what: 'the unload of the old config refused on sim-a' });
+      assert.deepEqual(env.sims.kmm.loaded('sim-a', namespace, name)?.config.parameters, ['max_dev=3'], 'old config still loaded');
+      await admin.delete(Pods, { namespace, name: 'user' });
+      await waitFor(async () => {
+        assert.deepEqual(env.sims.kmm.loaded('sim-a', namespace, name)?.config.parameters, ['max_dev=2']);
+        assert.equal((await getNode(admin, 'sim-a')).status?.allocatable?.[SIM_DEVICE_RESOURCE], '2');
+        assert.equal(await workerPod(admin, namespace, 'sim-a', name), undefined);
+        return true;
+      }, { what: 'new config loaded on sim-a' });
+    } finally {
+      history.stop();
+    }
+    assert.ok(history.seen.some((o) => o.kind === 'worker' && o.labels['kmm.node.kubernetes.io/worker-action'] === 'Load'), 'reloaded');
+    assert.ok(history.seen.every((o) => o.kind === 'worker' || L.ready(namespace, name) in o.labels), 'ready label kept throughout');
+    await admin.delete(Modules, { namespace, name });
+    await waitModuleGone(admin, namespace, name);
+  });
 });
 
 void describe('simulated KMM, kubelet, scheduler and DaemonSet controller together', () => {
@@ -237,5 +268,26 @@ void describe('simulated kubelet', () => {
     await admin.delete(Pods, { namespace, name: 'greedy' });
     await admin.delete(Pods, { namespace, name: 'plain' });
     await waitFor(async () => (await admin.list(Pods, { namespace })).items.length === 0, { what: 'pods deleted' });
+  });
+
+  void it('admits pods arriving together one at a time, never handing out more devices than the node has', async () => {
+    const namespace = 'sim-admission';
+    await admin.create(Namespaces, { metadata: { name: namespace } });
+    await admin.patch(Nodes, { name: 'sim-d' }, { status: { capacity: { [SIM_DEVICE_RESOURCE]: '2' }, allocatable: { [SIM_DEVICE_RESOURCE]: '2' } } },
+      'merge', { subresource: 'status' });
+    const pod = (name: string): SimPod => ({
+      apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace },
+      spec: { nodeName: 'sim-d', containers: [{ name: 'main', image: 'registry.example.com/user:1', resources: { limits: { [SIM_DEVICE_RESOURCE]: '1' } } }] },
+    });
+    await Promise.all(['p1', 'p2', 'p3'].map((name) => admin.create(Pods, pod(name))));
+    await waitFor(async () => {
+      const pods = (await admin.list(Pods, { namespace })).items as SimPod[];
+      const running = pods.filter((p) => p.status?.phase === 'Running').length;
+      assert.ok(running <= 2, `${running} pods running on 2 devices`);
+      return running === 2 && pods.filter((p) => p.status?.reason === SIM_OUT_OF_DEVICES_REASON).length === 1;
+    }, { what: 'two running, one refused' });
+    for (const name of ['p1', 'p2', 'p3']) await admin.delete(Pods, { namespace, name });
+    await admin.patch(Nodes, { name: 'sim-d' }, { status: { capacity: { [SIM_DEVICE_RESOURCE]: null }, allocatable: { [SIM_DEVICE_RESOURCE]: null } } },
+      'merge', { subresource: 'status' });
   });
 });

@@ -1,13 +1,14 @@
 // The simulated KMM's ordered upgrade on a real control plane, as KMM v2.6.0 does it: a versioned
 // Module loads only where the node's version-module label equals its version; changing that label
 // removes the device plugin, unloads the old version (refused while a pod holds the device), loads
-// the new one and labels the node with `version.ready`.
+// the new one and labels the node with `version.ready`; a node whose new load fails is left without
+// the module until the failure is cleared.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Client } from '../runtime/client/client.ts';
-import { Namespaces, Pods } from '../runtime/resource.ts';
+import { Namespaces, Nodes, Pods } from '../runtime/resource.ts';
 import { waitFor } from '../../test/support/wait.ts';
-import { SIM_DEVICE_RESOURCE, type SimPod } from './index.ts';
+import { SIM_DEVICE_RESOURCE, SIM_FAIL_LOAD_ANNOTATION, type SimPod } from './index.ts';
 import { SimModules as Modules } from './kmm-api.ts';
 import {
   assertKmmLabels, EL9, firstRv, getNode, handModule, L, patchNodeLabels, recordHistory, runningPods, startSimEnv, waitModuleGone, workerPod, workerStatus,
@@ -159,6 +160,23 @@ void describe('simulated KMM with a versioned Module', () => {
     assert.ok(loader < ready, 'version.ready set after the load');
     const between = seen.filter((o) => o.kind === 'node' && o.rv > unloaded && o.rv < ready);
     assert.ok(between.every((o) => !(L.versionReady(ns, name) in o.labels)), 'no version.ready while nothing is loaded');
+
+    // up-b's load of v2 fails: after the unload of v1 the node has no module until the failure is cleared.
+    await admin.patch(Nodes, { name: 'up-b' }, { metadata: { annotations: { [SIM_FAIL_LOAD_ANNOTATION]: 'Unknown symbol in module' } } }, 'merge');
+    await patchNodeLabels(admin, 'up-b', { [L.versionModule(ns, name)]: 'v2' });
+    await waitFor(async () => {
+      const pod = await workerPod(admin, ns, 'up-b', name);
+      return pod?.metadata.labels?.['kmm.node.kubernetes.io/worker-action'] === 'Load' && (workerStatus(pod)?.restartCount ?? 0) >= 1;
+    }, { what: 'the v2 load failing on up-b' });
+    assertKmmLabels(await getNode(admin, 'up-b'), ns, name, { versionModule: 'v2', workerPodVersion: 'v2', devicePluginVersion: 'v2' });
+    assert.equal(env.sims.kmm.loaded('up-b', ns, name), undefined, 'nothing loaded on up-b');
+    await waitFor(async () => {
+      assert.deepEqual((await admin.get(Modules, { namespace: ns, name })).status?.moduleLoader,
+        { nodesMatchingSelectorNumber: 3, desiredNumber: 3, availableNumber: 2 });
+      return true;
+    }, { what: 'counts: 2 of 3 loaded' });
+    await admin.patch(Nodes, { name: 'up-b' }, { metadata: { annotations: { [SIM_FAIL_LOAD_ANNOTATION]: null } } }, 'merge');
+    await waitLabels(ns, name, 'up-b', running('v2'), 'v2 loaded once the failure is cleared');
 
     await admin.delete(Modules, { namespace: ns, name });
     await waitModuleGone(admin, ns, name);

@@ -68,6 +68,7 @@ export class SimulatedWorker {
     manager.cache.informer(Pods).addIndex(SIM_POD_NODE_INDEX, simPodNodeIndex);
     const isWorker = (pod: SimPod) => !!pod.metadata.labels?.[KMM_WORKER_ACTION_LABEL] && !!pod.spec?.nodeName;
     return manager.controller('simulated-kmm-worker')
+      .withOptions({ maxConcurrentReconciles: 8 }) // one key per pod: pods are independent
       .for(Pods, { predicates: [{ create: isWorker, update: (_o, pod) => isWorker(pod), delete: isWorker }] })
       .complete((request, context) => this.reconcile(request, context));
   }
