@@ -94,7 +94,7 @@ void test('an unknown variable in an image is refused by name', () => {
 // ---- Go regexps ----
 
 void test('Go regexps that JavaScript spells differently are accepted', () => {
-  for (const pattern of ['^5\\.14\\..*$', '.*', '(?i)^5\\.14', '(?P<major>\\d+)\\.', '(?<major>\\d+)', '[[:digit:]]+', '[]x]', '\\Q5.14+\\E', '\\A5\\z', '(?s:.)', '\\x{2e}', '\\pN', 'a{2,1000}', '\\(?=x']) {
+  for (const pattern of ['^5\\.14\\..*$', '.*', '(?i)^5\\.14', '(?P<major>\\d+)\\.', '(?<major>\\d+)', '[[:digit:]]+', '[]x]', '\\Q5.14+\\E', '\\A5\\z', '(?s:.)', '\\x{2e}', '\\pN', 'a{2,1000}', '\\(?=x', '(?<name>x)']) {
     assert.equal(goRegexpProblem(pattern), undefined, pattern);
   }
 });
@@ -118,10 +118,27 @@ void test('constructs RE2 lacks are refused even though JavaScript would compile
   }
 });
 
-void test('patterns that compile nowhere are refused with the engine\'s reason', () => {
-  assert.match(goRegexpProblem('*-invalid') ?? '', /does not compile: Nothing to repeat/);
-  assert.match(goRegexpProblem('(5.14') ?? '', /does not compile/);
-  assert.match(goRegexpProblem('[5-') ?? '', /does not compile/);
+void test('patterns that compile nowhere are refused with Go\'s reason', () => {
+  assert.match(goRegexpProblem('*-invalid') ?? '', /missing argument to repetition operator/);
+  assert.match(goRegexpProblem('(5.14') ?? '', /missing closing \)/);
+  assert.match(goRegexpProblem('[5-') ?? '', /missing closing \]/);
+});
+
+void test('code points beyond UTF-16 are single characters, as in Go', () => {
+  assert.equal(goRegexpProblem('[🙂-🙃]'), undefined);
+  assert.equal(goRegexpProblem('^🙂+$'), undefined);
+  assert.match(goRegexpProblem('[🙃-🙂]') ?? '', /invalid character class range/);
+});
+
+void test('Go\'s limits are applied: nesting depth, repeat counts, compiled size', () => {
+  const nested = (n: number) => `${'('.repeat(n)}a${')'.repeat(n)}`;
+  assert.equal(goRegexpProblem(nested(999)), undefined);
+  assert.match(goRegexpProblem(nested(1001)) ?? '', /expression nests too deeply/);
+  assert.equal(goRegexpProblem(`${'(?:'.repeat(1001)}a${')'.repeat(1001)}`), undefined, 'non-capturing groups add no tree level');
+  assert.match(goRegexpProblem('(a{100}){100}') ?? '', /invalid repeat count/);
+  assert.equal(goRegexpProblem('(a{10}){100}'), undefined);
+  assert.match(goRegexpProblem('[a-z]{1000}'.repeat(3400)) ?? '', /expression too large/);
+  assert.equal(goRegexpProblem('[a-z]{1000}'.repeat(3300)), undefined);
 });
 
 // ---- kernel mappings ----
