@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { maxNameAndNamespaceLength } from './versions.ts';
 import type { FieldError } from '../runtime/field-error.ts';
 import type { Module } from './types.ts';
 import {
@@ -224,6 +225,49 @@ void test('modprobe rules: rawArgs instead of a module name, and a loading order
     'spec.moduleLoader.container.modprobe.modulesLoadingOrder[0]',
     'spec.moduleLoader.container.modprobe.modulesLoadingOrder[2]',
   ]);
+});
+
+void test('fields that reach modprobe\'s command line cannot look like options, and paths stay inside the image', () => {
+  const at = 'spec.moduleLoader.container';
+  const cases: [(m: Module) => void, string][] = [
+    [(m) => { m.spec.moduleLoader!.container.modprobe.moduleName = '-r'; }, `${at}.modprobe.moduleName`],
+    [(m) => { m.spec.moduleLoader!.container.modprobe.moduleName = 'a b'; }, `${at}.modprobe.moduleName`],
+    [(m) => { m.spec.moduleLoader!.container.modprobe.parameters = ['-v']; }, `${at}.modprobe.parameters[0]`],
+    [(m) => { m.spec.moduleLoader!.container.modprobe.parameters = ['max_dev=5', 'x="unbalanced']; }, `${at}.modprobe.parameters[1]`],
+    [(m) => { m.spec.moduleLoader!.container.modprobe.parameters = ['a=1\nb=2']; }, `${at}.modprobe.parameters[0]`],
+    [(m) => { m.spec.moduleLoader!.container.modprobe.dirName = '../../etc'; }, `${at}.modprobe.dirName`],
+    [(m) => { m.spec.moduleLoader!.container.modprobe.dirName = '/opt/../..'; }, `${at}.modprobe.dirName`],
+    [(m) => { m.spec.moduleLoader!.container.modprobe.firmwarePath = 'firmware'; }, `${at}.modprobe.firmwarePath`],
+    [(m) => { m.spec.moduleLoader!.container.modprobe.modulesLoadingOrder = ['ptemplate_char_dev', '-f']; }, `${at}.modprobe.modulesLoadingOrder[1]`],
+    [(m) => { m.spec.moduleLoader!.container.inTreeModulesToRemove = ['--all']; }, `${at}.inTreeModulesToRemove[0]`],
+    [(m) => { m.spec.moduleLoader!.container.kernelMappings[0]!.inTreeModulesToRemove = ['-a']; }, `${at}.kernelMappings[0].inTreeModulesToRemove[0]`],
+  ];
+  for (const [change, field] of cases) {
+    const m = validModule();
+    change(m);
+    assert.deepEqual(fields(validateModule(m)), [field], field);
+  }
+  const ok = validModule();
+  ok.spec.moduleLoader!.container.modprobe = {
+    moduleName: 'pt-char_dev', dirName: '/opt/lib', firmwarePath: '/firmware', parameters: ['max_dev=5', 'default_msg="hello world"', 'flag'],
+  };
+  assert.deepEqual(validateModule(ok), []);
+});
+
+void test('tolerations are type- and range-checked before the rules run', () => {
+  const m = validModule();
+  m.spec.tolerations = [{ operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 2 ** 63 }, { key: 'k', foo: 1 } as never, 'x' as never];
+  assert.deepEqual(fields(validateModule(m)), ['spec.tolerations[0].tolerationSeconds', 'spec.tolerations[1].foo', 'spec.tolerations[2]']);
+});
+
+void test('the name length rule follows the KMM version', () => {
+  const m = validModule();
+  m.metadata = { name: 'n'.repeat(30), namespace: 'a'.repeat(11) };
+  assert.deepEqual(fields(validateModule(m)), ['metadata.name']);
+  assert.deepEqual(validateModule(m, { kmmVersion: '2.7.0' }), []);
+  assert.equal(maxNameAndNamespaceLength('v2.6.0'), 40);
+  assert.equal(maxNameAndNamespaceLength('2.7'), 41);
+  assert.throws(() => maxNameAndNamespaceLength('latest'), /must look like 2.6.0/);
 });
 
 void test('a device plugin needs a valid image, a known pull policy and host paths KMM permits', () => {
