@@ -10,10 +10,11 @@ import {
 } from './go-regexp-classes.ts';
 import {
   AnyChar, AnyCharNotNL, BeginLine, BeginText, Capture, CharClass, DotNL, EndLine, EndText, FoldCase, GoRegexpError, LeftParen, Limit,
-  MAX_REPEAT, NonGreedy, NoWordBoundary, OneLine, Plus, Quest, Repeat, repeatIsValid, Star, Tree, VerticalBar, WasDollar, WordBoundary,
-} from './go-regexp-tree.ts';
+  MAX_REPEAT, NonGreedy, NoWordBoundary, OneLine, Plus, Quest, Repeat, repeatIsValid, Star, VerticalBar, WasDollar, WordBoundary,
+} from './go-regexp-nodes.ts';
+import { Tree } from './go-regexp-tree.ts';
 
-export { GoRegexpError } from './go-regexp-tree.ts';
+export { GoRegexpError } from './go-regexp-nodes.ts';
 
 /** Go's error for `pattern` (as `regexp.Compile` would return it), or undefined when Go compiles it. */
 export function goRegexpError(pattern: string): GoRegexpError | undefined {
