@@ -29,7 +29,8 @@ const DOMAIN_COMPONENT = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])';
 const DOMAIN_RE = new RegExp(`^(?:${DOMAIN_COMPONENT}(?:\\.${DOMAIN_COMPONENT})*|\\[[0-9a-fA-F:.]+\\])(?::[0-9]+)?$`);
 const PATH_COMPONENT_RE = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
 const TAG_RE = /^[\w][\w.-]{0,127}$/;
-const DIGEST_RE = /^(?:sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128})$/;
+// The digest algorithms container runtimes verify (go-digest's), each with its hex length.
+const DIGEST_RE = /^(?:sha256:[0-9a-f]{64}|sha384:[0-9a-f]{96}|sha512:[0-9a-f]{128})$/;
 // What a variable stands for while the reference's structure is checked: valid as a path component and as a tag.
 const VARIABLE_PLACEHOLDER = '0';
 
@@ -96,7 +97,7 @@ export function validateImageReference(image: string, field: string): FieldError
   const name = at < 0 ? text : text.slice(0, at);
   const digest = at < 0 ? undefined : text.slice(at + 1);
   if (digest !== undefined && !DIGEST_RE.test(digest)) {
-    return [{ field, message: `"${image}" has a malformed digest: expected @sha256: followed by 64 lower-case hex digits` }];
+    return [{ field, message: `"${image}" has a malformed digest: expected @sha256: and 64 lower-case hex digits (or sha384: 96, sha512: 128)` }];
   }
 
   const lastSlash = name.lastIndexOf('/');

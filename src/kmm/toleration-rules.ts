@@ -77,7 +77,7 @@ export function validateTolerations(tolerations: readonly V1Toleration[] | undef
     }
     const t = item as V1Toleration;
     const key = t.key ?? '';
-    const operator = t.operator ?? 'Equal';
+    const operator = t.operator || 'Equal'; // "" means Equal, for KMM and the API server alike
     if (key !== '') {
       const problem = qualifiedNameProblem(key);
       if (problem) errors.push({ field: `${at}.key`, message: problem });

@@ -254,6 +254,11 @@ void test('fields that reach modprobe\'s command line cannot look like options, 
   assert.deepEqual(validateModule(ok), []);
 });
 
+void test('an empty toleration operator means Equal, and an empty effect every effect', () => {
+  assert.deepEqual(validateTolerations([{ key: 'k', operator: '', value: 'v', effect: '' }], 't'), []);
+  assert.deepEqual(fields(validateTolerations([{ operator: '' }], 't')), ['t[0].operator'], 'Equal needs a key');
+});
+
 void test('tolerations are type- and range-checked before the rules run', () => {
   const m = validModule();
   m.spec.tolerations = [{ operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 2 ** 63 }, { key: 'k', foo: 1 } as never, 'x' as never];
