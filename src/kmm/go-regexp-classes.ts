@@ -72,6 +72,23 @@ const SCRIPTS = new Set((
 export const RECENT_SCRIPTS: readonly string[] = ['Cypro_Minoan', 'Kawi', 'Nag_Mundari', 'Old_Uyghur', 'Tangsa', 'Toto', 'Vithkuqi'];
 
 const unicodeCache = new Map<string, Ranges>();
+let blocks: [number, string][] | undefined;
+
+// The code point at UTF-16 index `i` of the block starting at `first` (one unit each up to U+FFFF, two after).
+function codePointAt(first: number, i: number): number {
+  if (first === 0) return i;
+  return i < 0x2000 ? 0xe000 + i : 0x10000 + (i - 0x2000) / 2;
+}
+
+// Every code point in order, in two strings around the surrogates (which a JavaScript string cannot hold alone).
+function codePointBlocks(): [number, string][] {
+  blocks ??= [[0, 0xd7ff], [0xe000, MAX_RUNE]].map(([lo, hi]) => {
+    const parts: string[] = [];
+    for (let c = lo!; c <= hi!; c += 0x1000) parts.push(String.fromCodePoint(...Array.from({ length: Math.min(0x1000, hi! - c + 1) }, (_, i) => c + i)));
+    return [lo!, parts.join('')] as [number, string];
+  });
+  return blocks;
+}
 
 /** The ranges of a Unicode class name Go knows (`Any`, a category or a script), or undefined. */
 export function unicodeTable(name: string): Ranges | undefined {
@@ -83,11 +100,13 @@ export function unicodeTable(name: string): Ranges | undefined {
   else if (SCRIPTS.has(name)) property = `\\p{sc=${name}}`;
   else return undefined;
   // JavaScript's Unicode data is close enough to Go's: the contents only shape the tree, never decide validity.
-  const re = new RegExp(`^${property}$`, 'u');
+  // Runs of matching code points come straight from the regexp engine, over strings of consecutive code points.
+  const re = new RegExp(`${property}+`, 'gu');
   const ranges: Ranges = [];
-  for (let c = 0; c <= MAX_RUNE; c++) {
-    if (c >= 0xd800 && c <= 0xdfff ? name === 'Cs' || name === 'C' : re.test(String.fromCodePoint(c))) appendRange(ranges, c, c);
+  for (const [first, text] of codePointBlocks()) {
+    for (const m of text.matchAll(re)) appendRange(ranges, codePointAt(first, m.index), codePointAt(first, m.index + m[0].length) - 1);
   }
+  if (name === 'Cs' || name === 'C') cleanClass(appendRange(ranges, 0xd800, 0xdfff));
   unicodeCache.set(name, ranges);
   return ranges;
 }
