@@ -19,7 +19,8 @@ Commands:
   run          run the operator against the cluster of the current kubeconfig (or in-cluster)
   start        'run' when a cluster is reachable, otherwise 'playground' (what npm start does)
   playground   a local control plane with simulated nodes, KMM and kubelet, the operator and a sample
-  manifests    print the install manifests (CRD, RBAC, Deployment) as YAML
+  manifests    print the install manifests (CRD, RBAC, Deployment) as YAML, for current Kubernetes
+               (--kube-version 1.20 for Kubernetes 1.20, e.g. the test control plane)
   help         this text
 
 Flags (environment variable in brackets):
@@ -54,6 +55,8 @@ Flags (environment variable in brackets):
                                     default ptemplate-operator-webhook (in POD_NAMESPACE)
   --log-level LEVEL                 trace|debug|info|warn|error [LOG_LEVEL]; default info
   --log-format FORMAT               json|text [LOG_FORMAT]; default json in a cluster or when not a terminal
+  --kube-version VERSION            manifests: the Kubernetes release to generate for; default 1.28 (every API at its
+                                    current version), 1.20 at the oldest
 `;
 
 const flagSpec = {
@@ -78,6 +81,7 @@ const flagSpec = {
   'webhook-service': { type: 'string' },
   'log-level': { type: 'string' },
   'log-format': { type: 'string' },
+  'kube-version': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -163,8 +167,16 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       }
       case 'manifests': {
-        const { allManifests, renderYaml } = await import('./ptemplate/manifests.ts');
-        process.stdout.write(renderYaml(allManifests(namespace ? { watchNamespace: namespace } : {})));
+        const { allManifests, parseKubeVersion, renderYaml } = await import('./ptemplate/manifests.ts');
+        const kubeVersion = values['kube-version'];
+        if (kubeVersion !== undefined) {
+          try {
+            parseKubeVersion(kubeVersion);
+          } catch (err) {
+            throw new UsageError(`--kube-version: ${(err as Error).message}`);
+          }
+        }
+        process.stdout.write(renderYaml(allManifests({ ...(namespace ? { watchNamespace: namespace } : {}), ...(kubeVersion ? { kubeVersion } : {}) })));
         return 0;
       }
       default:

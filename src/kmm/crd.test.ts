@@ -29,7 +29,7 @@ function crdParts(): { spec: CrdSpec; version: CrdVersion; schema: Schema } {
 // Schema keywords this CRD may use: all of them understood by Kubernetes 1.20's apiextensions/v1.
 const ALLOWED_KEYWORDS = new Set([
   'type', 'format', 'description', 'properties', 'required', 'items', 'additionalProperties', 'minItems',
-  'x-kubernetes-preserve-unknown-fields',
+  'x-kubernetes-preserve-unknown-fields', 'maxLength', 'enum', 'minimum', 'maximum',
 ]);
 
 /** Structural-schema problems, as Kubernetes would see them, plus the keywords 1.20 cannot take. */

@@ -2,9 +2,11 @@
 // Written from the KMM v1beta1 API for the fields in ./types.ts; KMM's published CRD does not load on
 // Kubernetes 1.20 (it carries `default: ""` on object reference names), so this one has no defaults
 // at all, no CEL rules, and models loosely (x-kubernetes-preserve-unknown-fields) what it does not need
-// to model: env, volume mounts, volumes and tolerations. Fields outside ./types.ts are pruned.
+// to model: env, volume mounts and volumes. Tolerations are typed and pruned, as in KMM's CRD (they reach
+// pod specs). Fields outside ./types.ts are pruned.
 import type { KubeObject } from '../runtime/object.ts';
 import { CustomResourceDefinitions, apiVersionOf } from '../runtime/resource.ts';
+import { tolerationSchema, toOpenApi } from '../runtime/schema/index.ts';
 import { Modules } from './resource.ts';
 
 export const MODULE_CRD_NAME = `${Modules.plural}.${Modules.group}`;
@@ -82,7 +84,7 @@ function moduleSchema(): Schema {
     moduleLoader,
     devicePlugin,
     imageRepoSecret: object({ name: string() }),
-    tolerations: opaqueList('core/v1 Toleration list'),
+    tolerations: { type: 'array', description: 'core/v1 Toleration list', items: toOpenApi(tolerationSchema) },
   }, ['selector']);
 
   const status = object({

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { maxNameAndNamespaceLength } from './versions.ts';
 import type { FieldError } from '../runtime/field-error.ts';
 import type { Module } from './types.ts';
 import {
@@ -94,7 +95,7 @@ void test('an unknown variable in an image is refused by name', () => {
 // ---- Go regexps ----
 
 void test('Go regexps that JavaScript spells differently are accepted', () => {
-  for (const pattern of ['^5\\.14\\..*$', '.*', '(?i)^5\\.14', '(?P<major>\\d+)\\.', '(?<major>\\d+)', '[[:digit:]]+', '[]x]', '\\Q5.14+\\E', '\\A5\\z', '(?s:.)', '\\x{2e}', '\\pN', 'a{2,1000}', '\\(?=x']) {
+  for (const pattern of ['^5\\.14\\..*$', '.*', '(?i)^5\\.14', '(?P<major>\\d+)\\.', '(?<major>\\d+)', '[[:digit:]]+', '[]x]', '\\Q5.14+\\E', '\\A5\\z', '(?s:.)', '\\x{2e}', '\\pN', 'a{2,1000}', '\\(?=x', '(?<name>x)']) {
     assert.equal(goRegexpProblem(pattern), undefined, pattern);
   }
 });
@@ -118,10 +119,27 @@ void test('constructs RE2 lacks are refused even though JavaScript would compile
   }
 });
 
-void test('patterns that compile nowhere are refused with the engine\'s reason', () => {
-  assert.match(goRegexpProblem('*-invalid') ?? '', /does not compile: Nothing to repeat/);
-  assert.match(goRegexpProblem('(5.14') ?? '', /does not compile/);
-  assert.match(goRegexpProblem('[5-') ?? '', /does not compile/);
+void test('patterns that compile nowhere are refused with Go\'s reason', () => {
+  assert.match(goRegexpProblem('*-invalid') ?? '', /missing argument to repetition operator/);
+  assert.match(goRegexpProblem('(5.14') ?? '', /missing closing \)/);
+  assert.match(goRegexpProblem('[5-') ?? '', /missing closing \]/);
+});
+
+void test('code points beyond UTF-16 are single characters, as in Go', () => {
+  assert.equal(goRegexpProblem('[🙂-🙃]'), undefined);
+  assert.equal(goRegexpProblem('^🙂+$'), undefined);
+  assert.match(goRegexpProblem('[🙃-🙂]') ?? '', /invalid character class range/);
+});
+
+void test('Go\'s limits are applied: nesting depth, repeat counts, compiled size', () => {
+  const nested = (n: number) => `${'('.repeat(n)}a${')'.repeat(n)}`;
+  assert.equal(goRegexpProblem(nested(999)), undefined);
+  assert.match(goRegexpProblem(nested(1001)) ?? '', /expression nests too deeply/);
+  assert.equal(goRegexpProblem(`${'(?:'.repeat(1001)}a${')'.repeat(1001)}`), undefined, 'non-capturing groups add no tree level');
+  assert.match(goRegexpProblem('(a{100}){100}') ?? '', /invalid repeat count/);
+  assert.equal(goRegexpProblem('(a{10}){100}'), undefined);
+  assert.match(goRegexpProblem('[a-z]{1000}'.repeat(3400)) ?? '', /expression too large/);
+  assert.equal(goRegexpProblem('[a-z]{1000}'.repeat(3300)), undefined);
 });
 
 // ---- kernel mappings ----
@@ -207,6 +225,54 @@ void test('modprobe rules: rawArgs instead of a module name, and a loading order
     'spec.moduleLoader.container.modprobe.modulesLoadingOrder[0]',
     'spec.moduleLoader.container.modprobe.modulesLoadingOrder[2]',
   ]);
+});
+
+void test('fields that reach modprobe\'s command line cannot look like options, and paths stay inside the image', () => {
+  const at = 'spec.moduleLoader.container';
+  const cases: [(m: Module) => void, string][] = [
+    [(m) => { m.spec.moduleLoader!.container.modprobe.moduleName = '-r'; }, `${at}.modprobe.moduleName`],
+    [(m) => { m.spec.moduleLoader!.container.modprobe.moduleName = 'a b'; }, `${at}.modprobe.moduleName`],
+    [(m) => { m.spec.moduleLoader!.container.modprobe.parameters = ['-v']; }, `${at}.modprobe.parameters[0]`],
+    [(m) => { m.spec.moduleLoader!.container.modprobe.parameters = ['max_dev=5', 'x="unbalanced']; }, `${at}.modprobe.parameters[1]`],
+    [(m) => { m.spec.moduleLoader!.container.modprobe.parameters = ['a=1\nb=2']; }, `${at}.modprobe.parameters[0]`],
+    [(m) => { m.spec.moduleLoader!.container.modprobe.dirName = '../../etc'; }, `${at}.modprobe.dirName`],
+    [(m) => { m.spec.moduleLoader!.container.modprobe.dirName = '/opt/../..'; }, `${at}.modprobe.dirName`],
+    [(m) => { m.spec.moduleLoader!.container.modprobe.firmwarePath = 'firmware'; }, `${at}.modprobe.firmwarePath`],
+    [(m) => { m.spec.moduleLoader!.container.modprobe.modulesLoadingOrder = ['ptemplate_char_dev', '-f']; }, `${at}.modprobe.modulesLoadingOrder[1]`],
+    [(m) => { m.spec.moduleLoader!.container.inTreeModulesToRemove = ['--all']; }, `${at}.inTreeModulesToRemove[0]`],
+    [(m) => { m.spec.moduleLoader!.container.kernelMappings[0]!.inTreeModulesToRemove = ['-a']; }, `${at}.kernelMappings[0].inTreeModulesToRemove[0]`],
+  ];
+  for (const [change, field] of cases) {
+    const m = validModule();
+    change(m);
+    assert.deepEqual(fields(validateModule(m)), [field], field);
+  }
+  const ok = validModule();
+  ok.spec.moduleLoader!.container.modprobe = {
+    moduleName: 'pt-char_dev', dirName: '/opt/lib', firmwarePath: '/firmware', parameters: ['max_dev=5', 'default_msg="hello world"', 'flag'],
+  };
+  assert.deepEqual(validateModule(ok), []);
+});
+
+void test('an empty toleration operator means Equal, and an empty effect every effect', () => {
+  assert.deepEqual(validateTolerations([{ key: 'k', operator: '', value: 'v', effect: '' }], 't'), []);
+  assert.deepEqual(fields(validateTolerations([{ operator: '' }], 't')), ['t[0].operator'], 'Equal needs a key');
+});
+
+void test('tolerations are type- and range-checked before the rules run', () => {
+  const m = validModule();
+  m.spec.tolerations = [{ operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 2 ** 63 }, { key: 'k', foo: 1 } as never, 'x' as never];
+  assert.deepEqual(fields(validateModule(m)), ['spec.tolerations[0].tolerationSeconds', 'spec.tolerations[1].foo', 'spec.tolerations[2]']);
+});
+
+void test('the name length rule follows the KMM version', () => {
+  const m = validModule();
+  m.metadata = { name: 'n'.repeat(30), namespace: 'a'.repeat(11) };
+  assert.deepEqual(fields(validateModule(m)), ['metadata.name']);
+  assert.deepEqual(validateModule(m, { kmmVersion: '2.7.0' }), []);
+  assert.equal(maxNameAndNamespaceLength('v2.6.0'), 40);
+  assert.equal(maxNameAndNamespaceLength('2.7'), 41);
+  assert.throws(() => maxNameAndNamespaceLength('latest'), /must look like 2.6.0/);
 });
 
 void test('a device plugin needs a valid image, a known pull policy and host paths KMM permits', () => {

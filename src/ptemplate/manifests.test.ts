@@ -245,16 +245,25 @@ void describe('manager Deployment', () => {
 void describe('PodDisruptionBudget', () => {
   const selectorOf = (o: KubeObject) => (o.spec as { selector: unknown }).selector;
 
-  void it('keeps at least one manager pod through voluntary disruptions, as policy/v1beta1 (all Kubernetes 1.20 serves) by default', () => {
+  void it('keeps at least one manager pod through voluntary disruptions, as policy/v1 (current Kubernetes) by default', () => {
     const pdb = one('PodDisruptionBudget', 'ptemplate-operator');
-    assert.equal(pdb.apiVersion, 'policy/v1beta1');
+    assert.equal(pdb.apiVersion, 'policy/v1');
     assert.equal((pdb.spec as { minAvailable: number }).minAvailable, 1);
     assert.deepEqual(selectorOf(pdb), selectorOf(one('Deployment', 'ptemplate-operator')));
   });
 
-  void it('is generated as policy/v1 on request (Kubernetes 1.21 and later)', () => {
-    const all = generateManifests({ podDisruptionBudgetApiVersion: 'policy/v1' }).flatMap((f) => f.objects);
-    assert.equal(one('PodDisruptionBudget', 'ptemplate-operator', all).apiVersion, 'policy/v1');
+  void it('is generated as policy/v1beta1 for Kubernetes 1.20, which serves nothing newer', () => {
+    for (const kubeVersion of ['1.20', 'v1.20.2']) {
+      const all = generateManifests({ kubeVersion }).flatMap((f) => f.objects);
+      assert.equal(one('PodDisruptionBudget', 'ptemplate-operator', all).apiVersion, 'policy/v1beta1');
+    }
+    const newer = generateManifests({ kubeVersion: '1.21' }).flatMap((f) => f.objects);
+    assert.equal(one('PodDisruptionBudget', 'ptemplate-operator', newer).apiVersion, 'policy/v1');
+  });
+
+  void it('refuses a Kubernetes version it cannot generate for', () => {
+    assert.throws(() => generateManifests({ kubeVersion: '1.19' }), /oldest is 1.20/);
+    assert.throws(() => generateManifests({ kubeVersion: 'latest' }), /must look like 1.28/);
   });
 });
 

@@ -13,7 +13,8 @@ import {
   WEBHOOK_CERT_DIR, WEBHOOK_PORT,
 } from './manifests.ts';
 import {
-  bundleAnnotations, bundleFiles, clusterServiceVersion, CSV_NAME, MIN_KUBE_VERSION, OPERATOR_VERSION, schemaAt,
+  bundleAnnotations, bundleFiles, clusterServiceVersion, CSV_NAME, MIN_KUBE_VERSION, OPERATOR_VERSION, schemaAt, SUPPORTED_KMM_VERSIONS_ANNOTATION,
+  supportedKmmVersions,
 } from './olm.ts';
 
 const repoDir = fileURLToPath(new URL('../..', import.meta.url));
@@ -36,6 +37,7 @@ interface CsvSpec {
     };
   };
   customresourcedefinitions: {
+    required: { name: string; version: string; kind: string; displayName: string; description: string }[];
     owned: { name: string; version: string; kind: string; displayName: string; description: string; resources: { kind: string; version: string }[]; specDescriptors: Descriptor[]; statusDescriptors: Descriptor[] }[];
   };
   webhookdefinitions?: {
@@ -84,6 +86,17 @@ void describe('ClusterServiceVersion', () => {
     assert.deepEqual(owned.map((o) => [o.name, o.version, o.kind]), [[crd.metadata.name, 'v1alpha1', 'Ptemplate']]);
     assert.deepEqual(owned[0]!.resources.map((r) => `${r.kind}/${r.version}`), ['Module/v1beta1', 'DaemonSet/v1']);
     assert.ok(owned[0]!.displayName && owned[0]!.description);
+  });
+
+  void it('requires KMM\'s Module CRD and says which KMM releases it supports, with that release\'s name length', () => {
+    const required = spec.customresourcedefinitions.required;
+    assert.deepEqual(required.map((r) => [r.name, r.version, r.kind]), [['modules.kmm.sigs.x-k8s.io', 'v1beta1', 'Module']]);
+    assert.equal(csv.metadata.annotations?.[SUPPORTED_KMM_VERSIONS_ANNOTATION], '>=2.0.0 <2.7.0');
+    assert.match(String((csv.spec as { description: string }).description), /Supported KMM releases:\*\* >=2\.0\.0 <2\.7\.0.*at most 40 characters/s);
+    const newer = clusterServiceVersion({ kmmVersion: '2.7.0' });
+    assert.equal(newer.metadata.annotations?.[SUPPORTED_KMM_VERSIONS_ANNOTATION], '>=2.0.0 <2.8.0');
+    assert.match(String((newer.spec as { description: string }).description), /at most 41 characters/);
+    assert.equal(supportedKmmVersions('v2.6.0'), '>=2.0.0 <2.7.0');
   });
 
   void it('describes the main spec and status fields with paths that exist in the CRD schema', () => {

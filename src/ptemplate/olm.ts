@@ -7,7 +7,9 @@ import type { PolicyRule } from '../runtime/rbac.ts';
 import type { JsonSchemaProps } from '../runtime/schema/index.ts';
 import { DaemonSets, type ResourceType } from '../runtime/resource.ts';
 import type { ValidatingWebhookConfiguration } from '../runtime/webhook/ca-bundle.ts';
+import { MODULE_CRD_NAME } from '../kmm/crd.ts';
 import { Modules } from '../kmm/resource.ts';
+import { DEFAULT_KMM_VERSION, MIN_KMM_VERSION, maxNameAndNamespaceLength, parseKmmVersion } from '../kmm/versions.ts';
 import { ptemplateCrd } from './api/crd.ts';
 import { DEFAULT_CONSUMER_IMAGE, DEFAULT_DEVICE_PLUGIN_IMAGE, ModuleState, Ptemplates } from './api/schema.ts';
 import {
@@ -35,6 +37,20 @@ export const INSTALL_MODES = [
 export interface BundleOptions {
   /** The operator's image. Default `quay.io/example/ptemplate-operator:0.1.0`. */
   image?: string;
+  /**
+   * The newest KMM release the bundle declares support for (from MIN_KMM_VERSION on). Default
+   * DEFAULT_KMM_VERSION (2.6.0), whose name length rule (40) the operator applies; KMM after 2.6.0 allows 41.
+   */
+  kmmVersion?: string;
+}
+
+/** Annotation of the CSV that says which KMM releases the operator supports, as a semver range. */
+export const SUPPORTED_KMM_VERSIONS_ANNOTATION = 'pt.example.com/supported-kmm-versions';
+
+/** The semver range of supported KMM releases: from MIN_KMM_VERSION up to the declared one's minor line. */
+export function supportedKmmVersions(kmmVersion: string = DEFAULT_KMM_VERSION): string {
+  const v = parseKmmVersion(kmmVersion);
+  return `>=${MIN_KMM_VERSION} <${v.major}.${v.minor + 1}.0`;
 }
 
 /** The bundle's metadata/annotations.yaml keys (also the bundle image's labels). */
@@ -118,6 +134,11 @@ Setting \`moduleState: Unloaded\` (or deleting the Ptemplate) stops the consumer
 
 **Prerequisite:** Kernel Module Management must be installed on the cluster.`;
 
+function kmmRequirement(kmmVersion: string): string {
+  return `\n\n**Supported KMM releases:** ${supportedKmmVersions(kmmVersion)} (KMM's \`Module\` ${Modules.version} is required). ` +
+    `Ptemplate name and namespace together may have at most ${maxNameAndNamespaceLength(kmmVersion)} characters, KMM ${kmmVersion}'s limit.`;
+}
+
 function one(objects: KubeObject[], kind: string, name: string): KubeObject {
   const found = objects.filter((o) => o.kind === kind && o.metadata.name === name);
   if (found.length !== 1) throw new Error(`olm: expected one ${kind} ${name} in the generated manifests, found ${found.length}`);
@@ -127,6 +148,7 @@ function one(objects: KubeObject[], kind: string, name: string): KubeObject {
 /** The ClusterServiceVersion `ptemplate-operator.v<version>`. */
 export function clusterServiceVersion(options: BundleOptions = {}): KubeObject {
   const image = options.image ?? DEFAULT_IMAGE;
+  const kmmVersion = options.kmmVersion ?? DEFAULT_KMM_VERSION;
   const objects = generateManifests({ image }).flatMap((f) => f.objects);
   const deployment = one(objects, 'Deployment', DEPLOYMENT_NAME);
   const clusterRole = one(objects, 'ClusterRole', MANAGER_ROLE_NAME);
@@ -145,11 +167,12 @@ export function clusterServiceVersion(options: BundleOptions = {}): KubeObject {
         containerImage: image,
         description: 'Loads the ptemplate kernel module through KMM and runs the pods that use its devices.',
         'operatorframework.io/suggested-namespace': DEFAULT_NAMESPACE,
+        [SUPPORTED_KMM_VERSIONS_ANNOTATION]: supportedKmmVersions(kmmVersion),
       },
     },
     spec: {
       displayName: 'Ptemplate Operator',
-      description: DESCRIPTION,
+      description: DESCRIPTION + kmmRequirement(kmmVersion),
       version: OPERATOR_VERSION,
       minKubeVersion: MIN_KUBE_VERSION,
       maturity: 'alpha',
@@ -178,6 +201,14 @@ export function clusterServiceVersion(options: BundleOptions = {}): KubeObject {
           resources: [resourceRef(Modules), resourceRef(DaemonSets)],
           specDescriptors: specDescriptors(),
           statusDescriptors: statusDescriptors(),
+        }],
+        // OLM installs the bundle only where a provider of KMM's Module API is installed.
+        required: [{
+          name: MODULE_CRD_NAME,
+          version: Modules.version,
+          kind: Modules.kind,
+          displayName: 'KMM Module',
+          description: `Kernel Module Management's Module (KMM ${supportedKmmVersions(kmmVersion)}): the operator writes one per Ptemplate.`,
         }],
       },
       ...(webhook ? { webhookdefinitions: webhookDefinitions(webhook) } : {}),

@@ -1,7 +1,7 @@
 // The status every device object managed by the workload layer carries: conditions (metav1
 // Condition), KMM's rollout counts and the consumer pods. Drivers embed `deviceStatusSchema` in
 // their CRD schema, so the types, the CRD and what the layer writes cannot drift apart.
-import { s, type Infer } from '../../runtime/schema/index.ts';
+import { INT32_MAX, s, type Infer } from '../../runtime/schema/index.ts';
 
 /** Condition types the layer sets on `status.conditions`. */
 export const ConditionType = {
@@ -36,10 +36,12 @@ export const conditionSchema = s.object({
   message: s.string({ maxLength: 32768, description: 'What is going on, for people.' }),
 }, { description: 'One aspect of the current state (metav1.Condition).' });
 
+// Counts are int32 in KMM's status and in a DaemonSet's.
+const count = (description: string) => s.integer({ minimum: 0, maximum: INT32_MAX, format: 'int32', description });
 const workloadCountsSchema = (what: string) => s.object({
-  desired: s.integer({ minimum: 0, description: `Nodes where KMM wants a ${what} pod.` }),
-  available: s.integer({ minimum: 0, description: `Running and ready ${what} pods.` }),
-  matching: s.integer({ minimum: 0, description: "Nodes matching the Module's selector." }),
+  desired: count(`Nodes where KMM wants a ${what} pod.`),
+  available: count(`Running and ready ${what} pods.`),
+  matching: count("Nodes matching the Module's selector."),
 }, { description: `KMM's counts for the ${what} pods.` });
 
 export const deviceStatusSchema = s.object({
@@ -58,8 +60,8 @@ export const deviceStatusSchema = s.object({
     devicePlugin: workloadCountsSchema('device plugin').optional(),
   }, { description: "The KMM Module's rollout, as KMM reports it." }).optional(),
   consumers: s.array(s.string(), { description: 'Names of the consumer pods, sorted.' }).optional(),
-  consumersDesired: s.integer({ minimum: 0, description: 'Consumer pods that should run (nodes where the module and device plugin are ready).' }).optional(),
-  consumersReady: s.integer({ minimum: 0, description: 'Consumer pods that are running and ready.' }).optional(),
+  consumersDesired: count('Consumer pods that should run (nodes where the module and device plugin are ready).').optional(),
+  consumersReady: count('Consumer pods that are running and ready.').optional(),
 }, { description: 'The observed state, written by the operator.' });
 
 export type DeviceStatus = Infer<typeof deviceStatusSchema>;

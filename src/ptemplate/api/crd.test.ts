@@ -61,10 +61,26 @@ void describe('ptemplateCrd', () => {
     assert.deepEqual([prop(spec, 'maxdev').minimum, prop(spec, 'maxdev').maximum], [1, 5]);
     assert.deepEqual([prop(spec, 'requiredDevices').minimum, prop(spec, 'requiredDevices').maximum], [1, 5]);
     assert.deepEqual([prop(spec, 'defaultmsg').maxLength, prop(spec, 'defaultmsg').pattern], [100, '^[ !#-~]*$']);
-    assert.deepEqual([prop(spec, 'moduleName').maxLength, prop(spec, 'moduleName').pattern], [56, '^[a-zA-Z0-9_-]+$']);
+    assert.deepEqual([prop(spec, 'moduleName').maxLength, prop(spec, 'moduleName').pattern], [56, '^[A-Za-z0-9_][A-Za-z0-9_-]*$']);
     assert.deepEqual(prop(spec, 'moduleState').enum, ['Loaded', 'Unloaded']);
-    assert.equal(prop(spec, 'tolerations', '[]')['x-kubernetes-preserve-unknown-fields'], true);
+    for (const field of ['driverImage', 'deviceplugin', 'consumer']) assert.equal(prop(spec, field).maxLength, 1024, field);
+    assert.equal(prop(spec, 'kernelMappings', '[]', 'regexp').maxLength, 4096);
     assert.deepEqual(prop(spec, 'kernelMappings', '[]').required, ['containerImage']);
+  });
+
+  void it('types and prunes tolerations (no preserve-unknown-fields anywhere), tolerationSeconds as an exact int64', () => {
+    const toleration = prop(rootSchema(), 'spec', 'tolerations', '[]');
+    assert.deepEqual(Object.keys(toleration.properties ?? {}).sort(), ['effect', 'key', 'operator', 'tolerationSeconds', 'value']);
+    const seconds = prop(toleration, 'tolerationSeconds');
+    assert.deepEqual([seconds.type, seconds.format, seconds.minimum, seconds.maximum], ['integer', 'int64', -(2 ** 53 - 1), 2 ** 53 - 1]);
+    assert.deepEqual(prop(toleration, 'operator').enum, ['', 'Equal', 'Exists']);
+    assert.doesNotMatch(JSON.stringify(ptemplateCrd()), /preserve-unknown-fields/);
+  });
+
+  void it('declares status counts as int32', () => {
+    const loader = prop(rootSchema(), 'status', 'module', 'loader');
+    assert.deepEqual([prop(loader, 'desired').format, prop(loader, 'desired').maximum], ['int32', 2 ** 31 - 1]);
+    assert.equal(prop(rootSchema(), 'status', 'consumersReady').format, 'int32');
   });
 
   void it('describes conditions as a metav1.Condition list keyed by type', () => {

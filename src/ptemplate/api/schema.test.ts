@@ -28,9 +28,14 @@ void describe('Ptemplate types', () => {
         driverImage: string;
         imagePullSecret?: { name: string };
         kernelMappings?: { regexp?: string; literal?: string; containerImage: string }[];
-        tolerations?: V1Toleration[];
+        tolerations?: {
+          key?: string; operator?: '' | 'Equal' | 'Exists'; value?: string;
+          effect?: '' | 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute'; tolerationSeconds?: number;
+        }[];
       }
     >;
+    // A typed toleration is still a core/v1 one.
+    true satisfies (NonNullable<PtemplateSpec['tolerations']>[number] extends V1Toleration ? true : false);
     const minimal = { selector: { 'kubernetes.io/hostname': 'worker-0' } } satisfies PtemplateSpecInput;
     // @ts-expect-error the defaulted fields are missing
     minimal satisfies PtemplateSpec;

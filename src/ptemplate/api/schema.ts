@@ -1,11 +1,13 @@
 // The Ptemplate API (pt.example.com/v1alpha1): one schema declaration from which the TypeScript
 // types, the CRD's openAPIV3Schema, defaulting and the schema part of validation all derive.
 // Field names are those of the original Go operator, so existing manifests keep working.
-import type { V1Toleration } from '@kubernetes/client-node';
 import type { KubeObject } from '../../runtime/object.ts';
 import { defineResource } from '../../runtime/resource.ts';
-import { s, type Infer, type InferInput } from '../../runtime/schema/index.ts';
+import { KERNEL_MODULE_NAME_PATTERN, MAX_KERNEL_MODULE_NAME_LENGTH } from '../../kmm/modprobe-rules.ts';
+import { MAX_IMAGE_REFERENCE_LENGTH } from '../../kmm/image-reference.ts';
+import { MAX_KERNEL_MATCH_LENGTH } from '../../kmm/validation.ts';
 import { deviceStatusSchema, type DeviceCondition, type DeviceStatus } from '../../kmm/workload/status-schema.ts';
+import { s, tolerationSchema, type Infer, type InferInput } from '../../runtime/schema/index.ts';
 
 export { ConditionType, conditionSchema } from '../../kmm/workload/status-schema.ts';
 
@@ -14,7 +16,7 @@ export const MAX_DEVICES = 5;
 /** The driver truncates `default_msg` to this many bytes. */
 export const MAX_DEFAULT_MSG_BYTES = 100;
 /** Longest kernel module name accepted (the kernel's MODULE_NAME_LEN on 64-bit machines). */
-export const MAX_MODULE_NAME_LENGTH = 56;
+export const MAX_MODULE_NAME_LENGTH = MAX_KERNEL_MODULE_NAME_LENGTH;
 /** The extended resource the device plugin advertises, one unit per `/dev/ptemplate-N`. */
 export const DEVICE_RESOURCE = 'example.com/ptemplate';
 
@@ -31,17 +33,21 @@ export type ModuleState = (typeof ModuleState)[keyof typeof ModuleState];
 
 // Printable ASCII (space to '~') without the double quote: the kernel's parameter parser cannot pass '"' through.
 const DEFAULT_MSG_PATTERN = '^[ !#-~]*$';
-const MODULE_NAME_PATTERN = '^[a-zA-Z0-9_-]+$';
+// Not starting with '-': modprobe would read the name as an option.
+const MODULE_NAME_PATTERN = KERNEL_MODULE_NAME_PATTERN;
 
 const kernelMappingSchema = s.object({
   regexp: s.string({
+    maxLength: MAX_KERNEL_MATCH_LENGTH,
     description: 'A Go regular expression matched against the node\'s full kernel version (`uname -r`). It is not anchored: write ^...$ to match a whole version. Set exactly one of regexp and literal.',
   }).optional(),
   literal: s.string({
+    maxLength: MAX_KERNEL_MATCH_LENGTH,
     description: 'An exact kernel version (`uname -r`) this mapping applies to. Set exactly one of regexp and literal.',
   }).optional(),
   containerImage: s.string({
     minLength: 1,
+    maxLength: MAX_IMAGE_REFERENCE_LENGTH,
     description: 'The image holding the kernel module for the matching kernels. It needs a tag or a digest and may use ${KERNEL_FULL_VERSION}, ${KERNEL_XYZ}, ${KERNEL_X}, ${KERNEL_Y}, ${KERNEL_Z}, ${MOD_NAME} and ${MOD_NAMESPACE}, which KMM substitutes per node.',
   }),
 }, { description: 'Which image loads the kernel module on which kernels.' });
@@ -64,11 +70,13 @@ export const specSchema = s.object({
   }),
   deviceplugin: s.string({
     minLength: 1,
+    maxLength: MAX_IMAGE_REFERENCE_LENGTH,
     default: DEFAULT_DEVICE_PLUGIN_IMAGE,
     description: `Image of the device plugin that KMM runs on nodes where the module is loaded; it advertises ${DEVICE_RESOURCE}. Needs a tag or a digest.`,
   }),
   consumer: s.string({
     minLength: 1,
+    maxLength: MAX_IMAGE_REFERENCE_LENGTH,
     default: DEFAULT_CONSUMER_IMAGE,
     description: 'Image of the consumer pods the operator runs on every node where the module and the device plugin are ready. Needs a tag or a digest.',
   }),
@@ -92,17 +100,18 @@ export const specSchema = s.object({
     maxLength: MAX_MODULE_NAME_LENGTH,
     pattern: MODULE_NAME_PATTERN,
     default: DEFAULT_MODULE_NAME,
-    description: `Name of the kernel module modprobe loads from the driver image. Letters, digits, "_" and "-", at most ${MAX_MODULE_NAME_LENGTH} characters.`,
+    description: `Name of the kernel module modprobe loads from the driver image. Letters, digits, "_" and "-", not starting with "-", at most ${MAX_MODULE_NAME_LENGTH} characters.`,
   }),
   driverImage: s.string({
     minLength: 1,
+    maxLength: MAX_IMAGE_REFERENCE_LENGTH,
     default: DEFAULT_DRIVER_IMAGE,
     description: 'Image holding the kernel module, used for every kernel no kernelMappings entry matches. Needs a tag or a digest and may use ${KERNEL_FULL_VERSION} and the other KMM variables, substituted per node.',
   }),
   kernelMappings: s.array(kernelMappingSchema, {
     description: 'Images for particular kernels, tried in order before driverImage; the first match wins.',
   }).optional(),
-  tolerations: s.array(s.preserveUnknown<V1Toleration>({ description: 'A core/v1 Toleration: key, operator, value, effect, tolerationSeconds.' }), {
+  tolerations: s.array(tolerationSchema, {
     description: 'Tolerations for the kernel module loader, device plugin and consumer pods, so they run on tainted nodes. Tolerate node.kubernetes.io/unschedulable to keep the module loaded on cordoned nodes.',
   }).optional(),
 }, { description: 'The desired state: where to load the ptemplate kernel module, with which parameters, and which consumers to run.' });

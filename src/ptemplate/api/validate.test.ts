@@ -75,7 +75,7 @@ void describe('validatePtemplate: metadata', () => {
 
   void it('refuses a name and namespace longer than KMM allows together', () => {
     const errors = validatePtemplate(withSpec({}, { name: 'a'.repeat(30), namespace: 'n'.repeat(11) }));
-    assertOneError(errors, 'metadata.name', /41 characters together; KMM allows at most 40/);
+    assertOneError(errors, 'metadata.name', /41 characters together; KMM 2.6.0 allows at most 40/);
   });
 
   void it('refuses a name that is not a DNS subdomain', () => {
@@ -182,7 +182,7 @@ void describe('validatePtemplate: rules the schema cannot express', () => {
 
   void it('refuses kernel mapping regexps that Go cannot compile', () => {
     const image = 'quay.io/pt/driver:6.1';
-    assertOneError(errorsOf({ kernelMappings: [{ containerImage: image, regexp: '^6.1' }, { regexp: '^(6\\.1', containerImage: image }] }), 'spec.kernelMappings[1].regexp', /does not compile/);
+    assertOneError(errorsOf({ kernelMappings: [{ containerImage: image, regexp: '^6.1' }, { regexp: '^(6\\.1', containerImage: image }] }), 'spec.kernelMappings[1].regexp', /regexp.Compile refuses it: missing closing \)/);
     assertOneError(errorsOf({ kernelMappings: [{ regexp: '^(?!5).*$', containerImage: image }] }), 'spec.kernelMappings[0].regexp', /lookahead/);
   });
 
@@ -215,5 +215,54 @@ void describe('validatePtemplate: rules the schema cannot express', () => {
   void it('reports every problem at once', () => {
     const errors = errorsOf({ maxdev: 9, defaultmsg: '"', moduleState: 'x', driverImage: 'd', selector: { 'a b': 'c' } });
     assert.deepEqual(errors.map((e) => e.field).sort(), ['spec.defaultmsg', 'spec.driverImage', 'spec.maxdev', 'spec.moduleState', 'spec.selector["a b"]']);
+  });
+});
+
+// Each class of input that once got through validation and then failed at the API server or in KMM.
+void describe('validatePtemplate: inputs that got through before', () => {
+  const image = 'quay.io/acme/kmod:v1';
+
+  void it('refuses fields a Toleration does not have (the CRD prunes them; a raw object is refused)', () => {
+    assertOneError(errorsOf({ tolerations: [{ operator: 'Exists', foo: 1 }] }), 'spec.tolerations[0].foo', /not a field of a Toleration/);
+  });
+
+  void it('range-checks tolerationSeconds exactly, although JSON numbers above 2^53 are not exact in JavaScript', () => {
+    // 2^63 (one above int64) parses to the same double as the int64 maximum: a check at 2^63 - 1 could not tell them apart.
+    assert.equal(JSON.parse('9223372036854775808'), JSON.parse('9223372036854775807'));
+    const seconds = (n: unknown) => errorsOf({ tolerations: [{ operator: 'Exists', effect: 'NoExecute', tolerationSeconds: n }] });
+    assert.match(seconds(JSON.parse('9223372036854775808'))[0]?.message ?? '', /at most 9007199254740991|between/);
+    assert.equal(seconds(JSON.parse('9223372036854775808'))[0]?.field, 'spec.tolerations[0].tolerationSeconds');
+    assert.equal(seconds(2 ** 53)[0]?.field, 'spec.tolerations[0].tolerationSeconds');
+    assert.equal(seconds(-(2 ** 53))[0]?.field, 'spec.tolerations[0].tolerationSeconds');
+    assert.deepEqual(seconds(2 ** 53 - 1), []);
+    assert.deepEqual(seconds(-5), []);
+  });
+
+  void it('checks kernel mapping regexps on code points and with Go\'s limits', () => {
+    assert.deepEqual(errorsOf({ kernelMappings: [{ regexp: '[🙂-🙃]', containerImage: image }] }), []);
+    const deep = `${'('.repeat(1001)}5${')'.repeat(1001)}`;
+    assertOneError(errorsOf({ kernelMappings: [{ regexp: deep, containerImage: image }] }), 'spec.kernelMappings[0].regexp', /expression nests too deeply/);
+  });
+
+  void it('refuses image references over the grammar\'s limits, naming the field', () => {
+    assertOneError(errorsOf({ driverImage: `quay.io/${'a'.repeat(5000)}:v1` }), 'spec.driverImage', /at most 1024/);
+    assertOneError(errorsOf({ consumer: `quay.io/${'a'.repeat(248)}:v1` }), 'spec.consumer', /repository name of 256 characters; .* at most 255/);
+    assert.deepEqual(errorsOf({ consumer: `quay.io/${'a'.repeat(247)}:v1` }), []);
+    assertOneError(errorsOf({ deviceplugin: `quay.io/a/b:${'t'.repeat(129)}` }), 'spec.deviceplugin', /invalid tag/);
+  });
+
+  void it('refuses module names modprobe would read as options', () => {
+    for (const moduleName of ['-r', '--remove', '-']) {
+      const errors = errorsOf({ moduleName });
+      assert.ok(errors.length > 0 && errors.every((e) => e.field === 'spec.moduleName'), `${moduleName}: ${JSON.stringify(errors)}`);
+    }
+    assert.deepEqual(errorsOf({ moduleName: '_pt-char_dev' }), []);
+  });
+
+  void it('follows the declared KMM version for the name length rule', () => {
+    const name = 'n'.repeat(30);
+    const pt = withSpec({}, { name, namespace: 'a'.repeat(11) });
+    assert.equal(validatePtemplate(pt).length, 1, 'KMM 2.6.0 allows 40');
+    assert.deepEqual(validatePtemplate(pt, { kmmVersion: 'v2.7.0' }), [], 'KMM after 2.6.0 allows 41');
   });
 });

@@ -4,8 +4,11 @@
 // did not necessarily pass it) and what a schema cannot say. A missing pull secret is not checked
 // here: that needs the cache, so the reconciler does it.
 import { Buffer } from 'node:buffer';
+import type { V1Toleration } from '@kubernetes/client-node';
 import { moduleParameter } from '../../kmm/module.ts';
-import { validateImageReference, validateKernelMapping, validateModuleIdentity, validateTolerations } from '../../kmm/validation.ts';
+import {
+  validateImageReference, validateKernelMapping, validateModuleIdentity, validateTolerations, type KmmRuleOptions,
+} from '../../kmm/validation.ts';
 import type { FieldError } from '../../runtime/field-error.ts';
 import { applyDefaults, fieldPath, validateAgainst } from '../../runtime/schema/index.ts';
 import { MAX_DEFAULT_MSG_BYTES, MAX_DEVICES, specSchema, type Ptemplate } from './schema.ts';
@@ -28,10 +31,10 @@ function isObject(value: unknown): value is Record<string, unknown> {
 
 /**
  * Everything wrong with `obj`, as field errors naming the field and what would be right; empty when it is valid.
- * Never throws, whatever shape the object has.
+ * Never throws, whatever shape the object has. `options.kmmVersion` selects KMM's name length rule.
  */
-export function validatePtemplate(obj: Ptemplate): FieldError[] {
-  const errors = validateMetadata(obj);
+export function validatePtemplate(obj: Ptemplate, options: KmmRuleOptions = {}): FieldError[] {
+  const errors = validateMetadata(obj, options);
   const raw: unknown = obj.spec;
   if (!isObject(raw)) return [...errors, { field: 'spec', message: 'is required: at least {selector: {...}}' }];
 
@@ -43,7 +46,7 @@ export function validatePtemplate(obj: Ptemplate): FieldError[] {
   return [...errors, ...schemaErrors.filter((e) => !covered.has(e.field)), ...ruleErrors];
 }
 
-function validateMetadata(obj: Ptemplate): FieldError[] {
+function validateMetadata(obj: Ptemplate, options: KmmRuleOptions): FieldError[] {
   const errors: FieldError[] = [];
   const meta: unknown = obj.metadata;
   const name = isObject(meta) && typeof meta.name === 'string' ? meta.name : '';
@@ -67,7 +70,7 @@ function validateMetadata(obj: Ptemplate): FieldError[] {
   }
   if (namespace === '') errors.push({ field: 'metadata.namespace', message: 'is required: a Ptemplate is namespaced' });
   // The Module is named after the Ptemplate, in its namespace.
-  if (name !== '' && namespace !== '') errors.push(...validateModuleIdentity(namespace, name, 'metadata.name'));
+  if (name !== '' && namespace !== '') errors.push(...validateModuleIdentity(namespace, name, 'metadata.name', options));
   return errors;
 }
 
@@ -132,25 +135,9 @@ function validateRules(spec: Record<string, unknown>): FieldError[] {
     }
   }
 
-  if (Array.isArray(spec.tolerations)) errors.push(...tolerationErrors(spec.tolerations));
+  // Types and KMM's rules; unknown fields too, which the API server prunes but a raw object may carry.
+  if (Array.isArray(spec.tolerations)) errors.push(...validateTolerations(spec.tolerations as V1Toleration[], 'spec.tolerations'));
   return errors;
-}
-
-const TOLERATION_FIELDS = { key: 'string', operator: 'string', value: 'string', effect: 'string', tolerationSeconds: 'number' } as const;
-
-// The schema keeps tolerations as they are sent, so their field types are checked here before KMM's rules run.
-function tolerationErrors(list: unknown[]): FieldError[] {
-  const errors: FieldError[] = [];
-  list.forEach((item, i) => {
-    if (!isObject(item)) return; // reported by the schema
-    for (const [key, type] of Object.entries(TOLERATION_FIELDS)) {
-      const value = item[key];
-      const ok = value === undefined || value === null || (typeof value === type && (type !== 'number' || Number.isInteger(value)));
-      if (!ok) errors.push({ field: `spec.tolerations[${i}].${key}`, message: `must be ${type === 'number' ? 'a whole number of seconds' : 'a string'}` });
-    }
-  });
-  if (errors.length > 0 || !list.every(isObject)) return errors;
-  return validateTolerations(list, 'spec.tolerations');
 }
 
 function isDeviceCount(value: unknown): value is number {

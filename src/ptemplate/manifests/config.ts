@@ -5,9 +5,8 @@ import type { KubeObject } from '../../runtime/object.ts';
 import { ptemplateCrd } from '../api/crd.ts';
 import { prometheusRule } from '../monitoring.ts';
 import { DEFAULT_IMAGE, DEFAULT_NAMESPACE, labels, LEADER_ELECTION_ID, OPERATOR_NAME, WEBHOOK_CERT_SECRET } from './constants.ts';
-import {
-  DEFAULT_PDB_API_VERSION, managerDeployment, metricsService, namespaceObject, podDisruptionBudget, type PodDisruptionBudgetApiVersion,
-} from './deployment.ts';
+import { managerDeployment, metricsService, namespaceObject, podDisruptionBudget } from './deployment.ts';
+import { apiVersionsFor, DEFAULT_KUBE_VERSION } from './kube-version.ts';
 import { grafanaDashboardConfigMap, serviceMonitor } from './monitoring.ts';
 import { leaderElectionRbac, managerRbac, metricsReaderRole, serviceAccount, userRoles } from './rbac.ts';
 import { renderFile, writeGenerated, type ManifestFile } from './render.ts';
@@ -26,10 +25,11 @@ export interface ManifestOptions {
    */
   watchNamespace?: string;
   /**
-   * API version of the PodDisruptionBudget. Default `policy/v1beta1`, the only one Kubernetes 1.20
-   * (the oldest supported version) serves; use `policy/v1` on 1.21 and later (1.25 removed v1beta1).
+   * The Kubernetes release to generate for (`1.28`, `v1.20.2`). Default DEFAULT_KUBE_VERSION (1.28):
+   * every API at its current version (policy/v1 PodDisruptionBudget). `1.20` gives what the test
+   * control plane serves (policy/v1beta1, which Kubernetes 1.25 removed).
    */
-  podDisruptionBudgetApiVersion?: PodDisruptionBudgetApiVersion;
+  kubeVersion?: string;
 }
 
 function kustomization(name: string, body: Record<string, unknown>): KubeObject {
@@ -46,7 +46,8 @@ export function generateManifests(options: ManifestOptions = {}): ManifestFile[]
   const namespace = options.namespace ?? DEFAULT_NAMESPACE;
   const image = options.image ?? DEFAULT_IMAGE;
   const { watchNamespace } = options;
-  const pdbApiVersion = options.podDisruptionBudgetApiVersion ?? DEFAULT_PDB_API_VERSION;
+  const kubeVersion = options.kubeVersion ?? DEFAULT_KUBE_VERSION;
+  const pdbApiVersion = apiVersionsFor(kubeVersion).podDisruptionBudget;
   const crd = ptemplateCrd();
   const [editor, viewer] = userRoles() as [KubeObject, KubeObject];
   const leaderElection = leaderElectionRbac(namespace, watchNamespace);
@@ -76,10 +77,9 @@ export function generateManifests(options: ManifestOptions = {}): ManifestFile[]
       path: 'manager/pdb.yaml',
       objects: [podDisruptionBudget(namespace, pdbApiVersion)],
       comment: 'Keeps one replica running through voluntary disruptions (node drains).\n' +
-        `${pdbApiVersion}: ` + (pdbApiVersion === 'policy/v1beta1'
-        ? 'the only version Kubernetes 1.20 serves. policy/v1 exists from 1.21, and 1.25 removes v1beta1:\n' +
-          'on 1.21 and later, generate with podDisruptionBudgetApiVersion \'policy/v1\' (or patch the apiVersion).'
-        : 'served from Kubernetes 1.21 on.'),
+        `${pdbApiVersion}, for Kubernetes ${kubeVersion}: ` + (pdbApiVersion === 'policy/v1beta1'
+        ? 'the only version 1.20 serves; 1.25 removed it.'
+        : 'served from 1.21 on (`ptemplate-operator manifests --kube-version 1.20` for 1.20).'),
     },
     {
       path: 'manager/metrics_service.yaml',

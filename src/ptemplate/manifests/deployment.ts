@@ -7,9 +7,7 @@ import {
   WEBHOOK_CERT_SECRET, WEBHOOK_CERT_VOLUME, WEBHOOK_PORT, WEBHOOK_SERVICE_NAME,
 } from './constants.ts';
 
-/** `policy/v1beta1` is all Kubernetes 1.20 serves; `policy/v1` exists from 1.21, and 1.25 removes v1beta1. */
-export type PodDisruptionBudgetApiVersion = 'policy/v1beta1' | 'policy/v1';
-export const DEFAULT_PDB_API_VERSION: PodDisruptionBudgetApiVersion = 'policy/v1beta1';
+import type { PodDisruptionBudgetApiVersion } from './kube-version.ts';
 
 /** The operator's Namespace, labelled to enforce the "restricted" Pod Security Standard. */
 export function namespaceObject(namespace: string): KubeObject {

@@ -17,9 +17,11 @@ export {
   WEBHOOK_SERVICE_PORT,
 } from './constants.ts';
 export { allManifests, generateManifests, writeConfig, type ManifestOptions } from './config.ts';
+export { managerArgs, managerDeployment, managerSelector, metricsService } from './deployment.ts';
 export {
-  DEFAULT_PDB_API_VERSION, managerArgs, managerDeployment, managerSelector, metricsService, type PodDisruptionBudgetApiVersion,
-} from './deployment.ts';
+  apiVersionsFor, DEFAULT_KUBE_VERSION, OLDEST_KUBE_VERSION, parseKubeVersion, type ApiVersions, type KubeVersion,
+  type PodDisruptionBudgetApiVersion,
+} from './kube-version.ts';
 export { dashboardJson, GRAFANA_DASHBOARD_FILE, monitoringFiles, SERVICE_MONITOR_API_VERSION, serviceMonitor } from './monitoring.ts';
 export { DEPLOYMENT_FEATURES, operatorPermissions, splitByScope, splitLeaderElection } from './rbac.ts';
 export {

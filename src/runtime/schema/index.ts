@@ -10,3 +10,4 @@ export { structuralErrors, toOpenApi } from './openapi.ts';
 export type { JsonSchemaProps } from './openapi.ts';
 export { crd } from './crd.ts';
 export type { CrdOptions, CrdVersion, CrdVersionOptions, CustomResourceDefinition, PrinterColumn } from './crd.ts';
+export { INT32_MAX, INT32_MIN, INT64_EXACT_MAX, INT64_EXACT_MIN, tolerationSchema } from './core.ts';

@@ -67,6 +67,19 @@ void describe('validateAgainst', () => {
   });
 });
 
+void describe('validateAgainst: integer formats', () => {
+  void it('holds int32 to its range and int64 to the range doubles carry exactly, also without bounds', () => {
+    const int32 = s.integer({ format: 'int32' });
+    assert.deepEqual(validateAgainst(int32, 2 ** 31 - 1, 'n'), []);
+    assert.match(validateAgainst(int32, 2 ** 31, 'n')[0]?.message ?? '', /between -2147483648 and 2147483647 \(int32\)/);
+    const int64 = s.integer({ format: 'int64' });
+    assert.deepEqual(validateAgainst(int64, Number.MAX_SAFE_INTEGER, 'n'), []);
+    // 2^63 (one past int64) and 2^63 - 1 are the same double: only a bound below 2^53 is exact.
+    assert.equal(validateAgainst(int64, JSON.parse('9223372036854775807'), 'n').length, 1);
+    assert.equal(validateAgainst(int64, -(2 ** 53), 'n').length, 1);
+  });
+});
+
 void describe('fieldPath', () => {
   void it('uses dots for plain names and quoted brackets otherwise', () => {
     assert.equal(fieldPath('', 'spec'), 'spec');

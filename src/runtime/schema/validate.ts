@@ -77,6 +77,12 @@ function checkNumber(def: NumericDef, value: unknown, path: string, errors: Fiel
     errors.push({ field: path, message: `must be a whole number, not ${value}` });
     return;
   }
+  // What the declared format holds, also when the schema gives no bounds (int64 as far as doubles are exact).
+  const [low, high] = def.format === 'int32' ? [-(2 ** 31), 2 ** 31 - 1] : def.format === 'int64' ? [-Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER] : [-Infinity, Infinity];
+  if (value < low || value > high) {
+    errors.push({ field: path, message: `must be between ${low} and ${high} (${def.format}), not ${value}` });
+    return;
+  }
   if (def.minimum !== undefined && value < def.minimum) {
     errors.push({ field: path, message: `must be at least ${def.minimum}, not ${value}` });
   }
