@@ -124,5 +124,6 @@ if (result.metafile) writeFileSync(`${outdir}/meta.json`, JSON.stringify(result.
 for (const file of readdirSync(outdir, { recursive: true, encoding: 'utf8' })) {
   if (!file.endsWith('.js')) continue;
   const text = readFileSync(`${outdir}/${file}`, 'utf8');
-  if (/[^\x00-\x7f]/.test(text)) writeFileSync(`${outdir}/${file}`, text.replace(/[^\x00-\x7f]/g, '?'));
+  const nonAscii = /[^\p{ASCII}]/gu;
+  if (nonAscii.test(text)) writeFileSync(`${outdir}/${file}`, text.replace(nonAscii, (c) => '?'.repeat(c.length)));
 }
