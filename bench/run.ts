@@ -18,7 +18,7 @@
 // not leak into the next one's figures. `--child NAME` can be run by hand too; without
 // --expose-gc, report.ts enables the flag at run time (the header says whether gc is available).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { availableParallelism, cpus, loadavg } from 'node:os';
+import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { gcAvailable, progress } from './report.ts';
 
@@ -69,7 +69,7 @@ function header(selected: readonly string[]): void {
     '# ptemplate-operator benchmarks',
     '',
     `node ${process.version} on ${process.platform}/${process.arch}, ${availableParallelism()} CPUs (${cpu.trim()}), ` +
-      `load average ${load1!.toFixed(2)} / ${load5!.toFixed(2)} (1 / 5 min)`,
+      `${(totalmem() / 1024 ** 3).toFixed(1)} GiB RAM, load average ${load1!.toFixed(2)} / ${load5!.toFixed(2)} (1 / 5 min)`,
     'each benchmark runs in its own process with --expose-gc: heap figures are taken after a full garbage collection',
     `benchmarks: ${selected.join(', ')}`,
     '',

@@ -1,5 +1,6 @@
 // The scale benchmark's figures as tables. Whatever was measured is printed, also when a later
 // phase failed or timed out: a missing phase shows as "-".
+import { loadavg } from 'node:os';
 import { isWrite, total, type RequestCounts } from './audit.ts';
 import { operatorCommandText } from './operator-process.ts';
 import { fmtBytes, fmtInt, fmtMs, printTable } from './report.ts';
@@ -42,6 +43,7 @@ export function printScale(r: ScaleResults, logDir: string): void {
       `its objects (desired.ts, status.ts), ${8} at a time, no client-side rate limit; run alone first, its namespace deleted before the operator starts` +
         (r.directCleanupMs !== undefined ? ` (deletion took ${fmtMs(r.directCleanupMs)}).` : '.'),
       'operator: Ptemplates created by the admin at concurrency 8 while the operator runs; time from the first create to the last converged.',
+      `load average at the end: ${loadavg().map((l) => l.toFixed(2)).join(' / ')} (1 / 5 / 15 min; the machine may be shared).`,
     ],
   });
 
