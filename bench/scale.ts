@@ -24,7 +24,7 @@ import type { DaemonSet } from '../src/ptemplate/controller/desired.ts';
 import { CONSUMER_POD_SELECTOR } from '../src/ptemplate/controller/names.ts';
 import { benchPtemplate, CONCURRENCY, pool, runDirectClient } from './direct-client.ts';
 import { OperatorProcess } from './operator-process.ts';
-import { progress, sleep } from './report.ts';
+import { deadline, progress, sleep } from './report.ts';
 import { envNumber, startScaleEnv, type ScaleEnv } from './scale-env.ts';
 import { printScale, type ScaleResults } from './scale-print.ts';
 import { ConvergenceTracker } from './tracker.ts';
@@ -37,9 +37,9 @@ export async function benchScale(): Promise<void> {
   const n = Math.floor(envNumber('BENCH_N', 1000));
   const wideNodes = Math.floor(envNumber('BENCH_WIDE_NODES', 1000));
   // The wide case runs on a control plane of its own, also when the first part failed.
-  let failure: unknown;
-  if (n > 0) await scaleRun(n).catch((err: unknown) => { failure = err; });
-  if (failure !== undefined) progress(`scale: failed (${(failure as Error).message}); the wide case runs anyway`);
+  let failure: Error | undefined;
+  if (n > 0) await scaleRun(n).catch((err: unknown) => { failure = err instanceof Error ? err : new Error(String(err)); });
+  if (failure !== undefined) progress(`scale: failed (${failure.message}); the wide case runs anyway`);
   if (wideNodes > 0) await benchWide(wideNodes);
   if (failure !== undefined) throw failure;
 }
@@ -160,7 +160,7 @@ async function specChanges(env: ScaleEnv, tracker: ConvergenceTracker, n: number
     const seen = tracker.when(() => dsImage() === image);
     await env.admin.patch(Ptemplates, { namespace: OP_NS, name }, { spec: { consumer: image } }, 'merge');
     const patched = performance.now();
-    const at = await Promise.race([seen.promise, sleep(timeoutMs).then(() => undefined)]);
+    const at = await Promise.race([seen.promise, deadline(timeoutMs, undefined)]);
     if (at === undefined) {
       seen.cancel();
       timeouts++;
@@ -192,7 +192,7 @@ async function failover(env: ScaleEnv, tracker: ConvergenceTracker, r: ScaleResu
   const key = `${OP_NS}/pt-failover`;
   const seen = tracker.when(() => tracker.convergedAt.has(key));
   await env.admin.create(Ptemplates, { ...benchPtemplate(OP_NS, 0), metadata: { name: 'pt-failover', namespace: OP_NS } });
-  const at = await Promise.race([seen.promise, sleep(readyTimeoutMs).then(() => undefined)]);
+  const at = await Promise.race([seen.promise, deadline(readyTimeoutMs, undefined)]);
   if (at === undefined) {
     seen.cancel();
     throw new Error(`the successor did not reconcile ${key} within ${readyTimeoutMs} ms of the leader's SIGKILL`);

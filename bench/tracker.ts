@@ -11,7 +11,7 @@ import { DaemonSets } from '../src/runtime/resource.ts';
 import { Ptemplates, type Ptemplate } from '../src/ptemplate/api/schema.ts';
 import { CONSUMER_SUFFIX } from '../src/ptemplate/api/validate.ts';
 import type { DaemonSet } from '../src/ptemplate/controller/desired.ts';
-import { sleep } from './report.ts';
+import { deadline } from './report.ts';
 
 type Waiter = { check: () => boolean; resolve: (at: number) => void };
 
@@ -84,7 +84,7 @@ export class ConvergenceTracker {
         cancel();
         throw new Error(`timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}; ${status()}`);
       }
-      await Promise.race([promise, sleep(10_000)]);
+      await Promise.race([promise, deadline(10_000, 0)]);
       if (settled === undefined) onProgress(`waiting for ${what} (${Math.round((performance.now() - start) / 1000)} s): ${status()}`);
     }
     return settled;

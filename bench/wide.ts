@@ -16,7 +16,7 @@ import { isPodReady, type Pod } from '../src/ptemplate/controller/status.ts';
 import { isWrite, type RequestCounts } from './audit.ts';
 import { CONCURRENCY, pool } from './direct-client.ts';
 import { OperatorProcess } from './operator-process.ts';
-import { fmtInt, fmtMs, printTable, progress, sleep } from './report.ts';
+import { deadline, fmtInt, fmtMs, printTable, progress, sleep } from './report.ts';
 import { envNumber, startScaleEnv, totals } from './scale-env.ts';
 
 const WIDE_LABEL = 'bench.pt.example.com/wide';
@@ -108,7 +108,7 @@ export async function benchWide(nodes: number): Promise<void> {
       r.counts = await env.operatorRequests(from, end);
     };
     try {
-      const done = await Promise.race([ready.promise.then(() => true), sleep(timeoutMs).then(() => false)]);
+      const done = await Promise.race([ready.promise.then(() => true), deadline(timeoutMs, false)]);
       if (!done) {
         r.status = status();
         await snapshot(Date.now());
