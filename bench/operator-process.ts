@@ -144,16 +144,23 @@ export class OperatorProcess {
     return (await this.metric('leader_election_master_status').catch(() => 0)) > 0;
   }
 
-  /** Sends `signal` and waits for the exit; SIGKILL after `graceMs`. */
-  async stop(signal: NodeJS.Signals = 'SIGTERM', graceMs = 30_000): Promise<void> {
-    if (this.#exit) return;
+  /**
+   * Sends `signal` and waits for the exit; SIGKILL after `graceMs` (default 30 s, Kubernetes'
+   * default terminationGracePeriodSeconds). Resolves with how long it took and whether it was killed.
+   */
+  async stop(signal: NodeJS.Signals = 'SIGTERM', graceMs = 30_000): Promise<{ ms: number; killed: boolean }> {
+    if (this.#exit) return { ms: 0, killed: false };
+    const start = performance.now();
+    let killed = false;
     this.child.kill(signal);
     const timer = setTimeout(() => {
       progress(`operator ${this.name}: no exit ${graceMs} ms after ${signal}, killing it`);
+      killed = true;
       this.child.kill('SIGKILL');
     }, graceMs);
     await this.exited;
     clearTimeout(timer);
+    return { ms: performance.now() - start, killed };
   }
 }
 

@@ -15,7 +15,8 @@ export interface ScaleResults {
   quiet?: { ms: number; counts: RequestCounts };
   memory?: { rss: number; cached: Record<string, number> };
   spec?: { latencies: number[]; timeouts: number; counts: RequestCounts };
-  restart?: { stopMs: number; readyMs: number; windowMs: number; counts: RequestCounts; rss: number };
+  /** `second`: the SIGTERM of the restarted process, after its window (it may still be busy). */
+  restart?: { stopMs: number; readyMs: number; windowMs: number; counts: RequestCounts; rss: number; second?: { ms: number; killed: boolean } };
   failover?: { successorMs: number; takeoverCounts: RequestCounts; windowMs: number; counts: RequestCounts; successorLeads: boolean };
 }
 
@@ -91,7 +92,9 @@ export function printScale(r: ScaleResults, logDir: string): void {
       ['spec change -> DaemonSet updated, max', ms(lat.at(-1)), ''],
       ['start -> ready (/readyz), no Ptemplates', ms(r.idle?.readyMs), 'process spawn -> first 200'],
       [`start -> ready (/readyz), ${fmtInt(n)} converged Ptemplates`, ms(r.restart?.readyMs), 'after SIGTERM of the first operator'],
-      ['SIGTERM -> exit of a converged operator', ms(r.restart?.stopMs), ''],
+      ['SIGTERM -> exit of a converged operator', ms(r.restart?.stopMs), 'the first operator, after the spec changes'],
+      ['SIGTERM -> exit of the restarted operator', ms(r.restart?.second?.ms),
+        r.restart?.second?.killed ? 'did not exit: SIGKILLed after 30 s (Kubernetes\' default grace period)' : 'after its counting window'],
       ['leader SIGKILLed -> successor converged a new Ptemplate', ms(r.failover?.successorMs),
         r.failover ? `lease duration 15 s (default); successor leads: ${r.failover.successorLeads}` : ''],
     ],

@@ -76,7 +76,7 @@ async function runPhases(env: ScaleEnv, n: number, r: ScaleResults, operators: O
   const directMs = await runDirectClient(admin, env.operatorIdentityClient, DIRECT_NS, n, progress);
   r.direct = { ms: directMs, counts: await env.directRequests(from, Date.now()) };
   progress(`scale: direct client done in ${(directMs / 1000).toFixed(1)} s; deleting ${DIRECT_NS}`);
-  let t = performance.now();
+  const t = performance.now();
   await env.deleteNamespace(DIRECT_NS, convergeTimeoutMs);
   r.directCleanupMs = performance.now() - t;
 
@@ -125,15 +125,13 @@ async function runPhases(env: ScaleEnv, n: number, r: ScaleResults, operators: O
 
   // ---- restart ----
   progress('scale: restarting the operator (SIGTERM, start, ready)');
-  t = performance.now();
-  await op.stop('SIGTERM');
-  const stopMs = performance.now() - t;
+  const { ms: stopMs } = await op.stop('SIGTERM');
   from = Date.now();
   op = await start('operator-2');
   const readyMs = await op.waitReady(readyTimeoutMs);
   await sleep(quietMs);
   r.restart = { stopMs, readyMs, windowMs: Date.now() - from, counts: await env.operatorRequests(from, Date.now()), rss: op.rss() };
-  await op.stop('SIGTERM');
+  r.restart.second = await op.stop('SIGTERM');
 
   // ---- leader change ----
   await failover(env, tracker, r, start, readyTimeoutMs, quietMs);
