@@ -35,7 +35,7 @@ export function printScale(r: ScaleResults, logDir: string): void {
       ['Ptemplates per second', r.direct ? (n / (r.direct.ms / 1000)).toFixed(1) : '-', c && Number.isFinite(c.ms) ? (n / (c.ms / 1000)).toFixed(1) : '-', ''],
       ['creator finished its creates after', '', ms(c?.createMs), ''],
       ['writes per Ptemplate (audit; creates of Ptemplates excluded)', r.direct ? (totals(r.direct.counts).writes / n).toFixed(2) : '-', c ? (totals(c.counts).writes / n).toFixed(2) : '-', ''],
-      ['operator reconciles per Ptemplate (its /metrics)', '', c ? (c.reconciles / n).toFixed(2) : '-', ''],
+      ['operator reconciles per Ptemplate (its /metrics)', '', c && Number.isFinite(c.reconciles) ? (c.reconciles / n).toFixed(2) : '-', ''],
       ['operator CPU while converging (user+sys)', '', c ? fmtMs(c.cpuMs) : '-', c && Number.isFinite(c.ms) ? `${((c.cpuMs / c.ms) * 100).toFixed(0)} % of a core` : ''],
     ],
     notes: [

@@ -47,13 +47,12 @@ export async function benchScale(): Promise<void> {
 async function scaleRun(n: number): Promise<void> {
   const results: ScaleResults = { n };
   const env = await startScaleEnv('scale');
-  const operators: OperatorProcess[] = [];
-  let tracker: ConvergenceTracker | undefined;
+  const running: Running = { operators: [] };
   try {
-    tracker = await runPhases(env, n, results, operators);
+    await runPhases(env, n, results, running);
   } finally {
-    tracker?.stop();
-    await Promise.all(operators.map((op) => op.stop('SIGTERM', 10_000)));
+    running.tracker?.stop();
+    await Promise.all(running.operators.map((op) => op.stop('SIGTERM', 10_000)));
     // Watches are logged when they end: count again now that every operator has stopped.
     await env.recount().catch((err: unknown) => progress(`scale: recount failed: ${(err as Error).message}`));
     printScale(results, env.logDir);
@@ -61,13 +60,19 @@ async function scaleRun(n: number): Promise<void> {
   }
 }
 
-async function runPhases(env: ScaleEnv, n: number, r: ScaleResults, operators: OperatorProcess[]): Promise<ConvergenceTracker> {
+/** What runPhases started, for the caller to stop however runPhases ends. */
+interface Running {
+  operators: OperatorProcess[];
+  tracker?: ConvergenceTracker;
+}
+
+async function runPhases(env: ScaleEnv, n: number, r: ScaleResults, running: Running): Promise<void> {
   const quietMs = envNumber('BENCH_QUIET_MS', 30_000);
   const convergeTimeoutMs = envNumber('BENCH_CONVERGE_TIMEOUT_MS', 120_000 + 600 * n);
   const readyTimeoutMs = envNumber('BENCH_READY_TIMEOUT_MS', 120_000);
   const { admin } = env;
   const start = (name: string, args: string[] = []) =>
-    OperatorProcess.start({ name, kubeconfigPath: env.operatorKubeconfigPath, logDir: env.logDir, args }).then((op) => { operators.push(op); return op; });
+    OperatorProcess.start({ name, kubeconfigPath: env.operatorKubeconfigPath, logDir: env.logDir, args }).then((op) => { running.operators.push(op); return op; });
 
   // ---- the direct client, alone on the control plane ----
   await env.createNamespace(DIRECT_NS);
@@ -83,6 +88,7 @@ async function runPhases(env: ScaleEnv, n: number, r: ScaleResults, operators: O
   // ---- the operator, idle ----
   await env.createNamespace(OP_NS);
   const tracker = new ConvergenceTracker(admin, OP_NS);
+  running.tracker = tracker;
   await tracker.start();
   let op = await start('operator-1');
   const idleReadyMs = await op.waitReady(readyTimeoutMs);
@@ -135,7 +141,6 @@ async function runPhases(env: ScaleEnv, n: number, r: ScaleResults, operators: O
 
   // ---- leader change ----
   await failover(env, tracker, r, start, readyTimeoutMs, quietMs);
-  return tracker;
 }
 
 async function specChanges(env: ScaleEnv, tracker: ConvergenceTracker, n: number, r: ScaleResults): Promise<void> {
