@@ -144,6 +144,9 @@ export function timeLoop(name: string, fn: () => unknown, minMs = 400): Measurem
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+/** A deadline to race against: its timer does not keep the process alive once the race is won. */
+export const deadline = <T>(ms: number, value: T) => new Promise<T>((resolve) => setTimeout(resolve, ms, value).unref());
+
 // ---- memory -------------------------------------------------------------------------------
 
 type Gc = () => void;

@@ -5,16 +5,20 @@
 //   cache       the informer store: upsert, index lookups, relist (replace), heap per object
 //   apply       the apply decision: desired DaemonSet/Module, hashing, isSubset
 //   operator    end to end on a real control plane (needs the test binaries, see README)
+//   scale       issue 7's figures: N Ptemplates against a direct client, the operator as a process
+//               counted by the audit log; restart, failover, spec changes, memory; the wide case
 //
 // Environment: BENCH_PTEMPLATES (operator, default 30), BENCH_STEADY_MS (default 10000),
-// BENCH_TIMEOUT_MS (deadline of each operator phase), BENCH_CACHE_OBJECTS (default 20000).
+// BENCH_TIMEOUT_MS (deadline of each operator phase), BENCH_CACHE_OBJECTS (default 20000);
+// scale: BENCH_N (default 1000), BENCH_WIDE_NODES (default 1000), BENCH_OPERATOR_CMD and more
+// (see bench/scale.ts and bench/wide.ts).
 //
 // Each benchmark runs in a fresh child process (`run.ts --child NAME`) started with --expose-gc:
 // heap figures are taken after a full collection, and one benchmark's heap, RSS and JIT state do
 // not leak into the next one's figures. `--child NAME` can be run by hand too; without
 // --expose-gc, report.ts enables the flag at run time (the header says whether gc is available).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { availableParallelism, cpus, loadavg } from 'node:os';
+import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { gcAvailable, progress } from './report.ts';
 
@@ -23,6 +27,7 @@ const BENCHMARKS: Record<string, () => Promise<void>> = {
   cache: async () => (await import('./cache.ts')).benchCache(),
   apply: async () => (await import('./apply.ts')).benchApply(),
   operator: async () => (await import('./operator.ts')).benchOperator(),
+  scale: async () => (await import('./scale.ts')).benchScale(),
 };
 const ALIASES: Record<string, string> = { e2e: 'operator', store: 'cache' };
 const FORWARDED_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
@@ -64,7 +69,7 @@ function header(selected: readonly string[]): void {
     '# ptemplate-operator benchmarks',
     '',
     `node ${process.version} on ${process.platform}/${process.arch}, ${availableParallelism()} CPUs (${cpu.trim()}), ` +
-      `load average ${load1!.toFixed(2)} / ${load5!.toFixed(2)} (1 / 5 min)`,
+      `${(totalmem() / 1024 ** 3).toFixed(1)} GiB RAM, load average ${load1!.toFixed(2)} / ${load5!.toFixed(2)} (1 / 5 min)`,
     'each benchmark runs in its own process with --expose-gc: heap figures are taken after a full garbage collection',
     `benchmarks: ${selected.join(', ')}`,
     '',

@@ -157,6 +157,22 @@ void describe('ControlPlane lifecycle', () => {
     await assert.rejects(firstEvent(client, latest.metadata.resourceVersion!), GoneError);
   });
 
+  void it('with an audit policy, kube-apiserver logs the requests it selects to auditLogPath', async () => {
+    const policy = { apiVersion: 'audit.k8s.io/v1', kind: 'Policy', rules: [{ level: 'Metadata', users: ['admin'], verbs: ['create'] }, { level: 'None' }] };
+    await using cp = await ControlPlane.start({ controllerManager: false, scheduler: false, auditPolicy: JSON.stringify(policy) });
+    const client = new Client(cp.kubeConfig(), { userAgent: 'audit-test' });
+    await client.create(ConfigMaps, configMap('audited', 'default', { v: '1' }));
+    await client.get(ConfigMaps, { namespace: 'default', name: 'audited' });
+    const events = await waitFor(async () => {
+      const lines = (await readFile(cp.auditLogPath!, 'utf8').catch(() => '')).split('\n').filter(Boolean);
+      const mine = lines.map((l) => JSON.parse(l) as { userAgent?: string; verb: string; stage: string; objectRef?: { name?: string } })
+        .filter((e) => e.userAgent === 'audit-test' && e.stage === 'ResponseComplete');
+      return mine.length > 0 && mine;
+    }, { what: 'the audited create in the audit log' });
+    // The policy selects creates only: the get is not logged.
+    assert.deepEqual(events.map((e) => [e.verb, e.objectRef?.name]), [['create', 'audited']]);
+  });
+
   void it('a start failure names the missing binaries, or the failing process with the tail of its log', async () => {
     const real = await resolveBinaries();
     const binDir = await mkdtemp(join(tmpdir(), 'fake-bin-'));

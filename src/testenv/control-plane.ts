@@ -8,7 +8,7 @@
 // interrupted runs (temp dirs whose owner process is gone) at every start. The layers other
 // than stop() are in cleanup.ts; launching and stopping the processes is in process.ts.
 import { constants, rmSync } from 'node:fs';
-import { access, mkdtemp, mkdir, rm } from 'node:fs/promises';
+import { access, mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node/dist/config.js';
@@ -36,6 +36,12 @@ export interface ControlPlaneOptions {
    * older resourceVersions fail with 410 Gone at once.
    */
   watchCache?: boolean;
+  /**
+   * kube-apiserver's audit policy (YAML or JSON text of an `audit.k8s.io/v1` Policy). When given,
+   * the API server writes the events it selects as JSON lines to `auditLogPath`, so a test or
+   * benchmark can count a client's requests from outside the client. Default: no audit log.
+   */
+  auditPolicy?: string;
 }
 
 /**
@@ -48,6 +54,8 @@ const TERM_GRACE_MS = 2_000;
 export class ControlPlane implements AsyncDisposable {
   readonly dir: string;
   readonly kubeconfigPath: string;
+  /** Where kube-apiserver writes audit events (JSON lines); undefined without `auditPolicy`. */
+  readonly auditLogPath: string | undefined;
   readonly #log: (line: string) => void;
   /** Unexpected exits: to the log when given, else to stderr (they explain later failures). */
   readonly #report: (line: string) => void;
@@ -58,6 +66,7 @@ export class ControlPlane implements AsyncDisposable {
   readonly #withControllerManager: boolean;
   readonly #withScheduler: boolean;
   readonly #watchCache: boolean;
+  readonly #auditPolicy: string | undefined;
   #etcdClientPort = 0;
   #etcdPeerPort = 0;
   #apiPort = 0;
@@ -76,6 +85,8 @@ export class ControlPlane implements AsyncDisposable {
     this.#withControllerManager = options.controllerManager ?? true;
     this.#withScheduler = options.scheduler ?? true;
     this.#watchCache = options.watchCache ?? true;
+    this.#auditPolicy = options.auditPolicy;
+    this.auditLogPath = options.auditPolicy === undefined ? undefined : join(dir, 'audit.log');
     this.#pids = new PidRecorder(dir);
     this.#supervisor = new Supervisor({
       bin,
@@ -224,6 +235,7 @@ export class ControlPlane implements AsyncDisposable {
     addExitCleanup(this.#cleanupSync);
 
     await writeCredentials(this.dir, this.#token);
+    if (this.#auditPolicy !== undefined) await writeFile(this.#auditPolicyPath, this.#auditPolicy, { mode: 0o600 });
     await mkdir(join(this.dir, 'etcd'), { recursive: true, mode: 0o700 });
 
     const started = Date.now();
@@ -309,7 +321,13 @@ export class ControlPlane implements AsyncDisposable {
       '--allow-privileged=true',
       '--disable-admission-plugins=ServiceAccount',
       ...(this.#watchCache ? [] : ['--watch-cache=false']),
+      // No rotation (maxsize 0): a reader follows one file; the temp dir is thrown away at stop().
+      ...(this.auditLogPath ? [`--audit-policy-file=${this.#auditPolicyPath}`, `--audit-log-path=${this.auditLogPath}`, '--audit-log-format=json', '--audit-log-maxsize=0'] : []),
     ];
+  }
+
+  get #auditPolicyPath(): string {
+    return join(this.dir, 'audit-policy.yaml');
   }
 
   async #apiReady(): Promise<boolean> {
