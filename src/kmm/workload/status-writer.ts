@@ -32,6 +32,8 @@ export class StatusWriter<R extends DeviceObject> {
   readonly #pacer: StatusPacer;
   readonly #observer: DeviceStatusObserver | undefined;
   readonly #now: () => Date;
+  /** The last status written per object, until the cache shows a newer version of the object than the one it was computed from. */
+  readonly #written = new Map<string, { basedOn: string; status: DeviceStatus }>();
 
   constructor(options: StatusWriterOptions<R>) {
     this.#client = options.client;
@@ -43,11 +45,17 @@ export class StatusWriter<R extends DeviceObject> {
 
   /** Writes the status when it changed; a paced write returns when to try again. */
   async write(obj: R, input: StatusInput): Promise<ReconcileResult | void> {
-    const status = nextStatus(obj, input, this.#now());
-    this.#observer?.observe(obj, status);
-    if (statusEqual(obj.status, status)) return;
     const key = keyOf(obj);
-    const urgent = statusUrgent(obj.status, status);
+    // Read our own writes: while the cache still shows the object as it was when we last wrote
+    // its status, that write is the status to compare with (a child's event often comes first).
+    let current = obj.status;
+    const pending = this.#written.get(key);
+    if (pending && pending.basedOn === obj.metadata.resourceVersion) current = pending.status;
+    else if (pending) this.#written.delete(key);
+    const status = nextStatus({ ...obj, status: current }, input, this.#now());
+    this.#observer?.observe(obj, status);
+    if (statusEqual(current, status)) return;
+    const urgent = statusUrgent(current, status);
     const wait = this.#pacer.delay(key, urgent);
     if (wait > 0) return { requeueAfter: wait };
     this.#pacer.written(key, urgent);
@@ -57,6 +65,7 @@ export class StatusWriter<R extends DeviceObject> {
         metadata: { name: obj.metadata.name, namespace: obj.metadata.namespace },
         status,
       } as R);
+      if (obj.metadata.resourceVersion) this.#written.set(key, { basedOn: obj.metadata.resourceVersion, status });
     } catch (err) {
       // The object may be gone by the time the last unload step reports.
       if (!isNotFound(err)) throw err;
@@ -67,5 +76,6 @@ export class StatusWriter<R extends DeviceObject> {
   forget(request: ObjectKey): void {
     this.#observer?.forget(request);
     this.#pacer.forget(keyOf(request));
+    this.#written.delete(keyOf(request));
   }
 }
