@@ -139,6 +139,16 @@ export class OperatorProcess {
     return sumSamples(await this.metrics(), name, labels);
   }
 
+  /** The V8 heap as the operator's own default metrics report it (used and total, bytes), and external memory. */
+  async heap(): Promise<{ used: number; total: number; external: number }> {
+    const text = await this.metrics();
+    return {
+      used: sumSamples(text, 'nodejs_heap_size_used_bytes', {}),
+      total: sumSamples(text, 'nodejs_heap_size_total_bytes', {}),
+      external: sumSamples(text, 'nodejs_external_memory_bytes', {}),
+    };
+  }
+
   /** Whether this replica holds the Lease (`leader_election_master_status`). */
   async isLeader(): Promise<boolean> {
     return (await this.metric('leader_election_master_status').catch(() => 0)) > 0;

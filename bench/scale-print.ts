@@ -13,7 +13,7 @@ export interface ScaleResults {
   idle?: { readyMs: number; rssAtReady: number; rss: number };
   converge?: { ms: number; createMs: number; counts: RequestCounts; failures: RequestCounts; cpuMs: number; reconciles: number; partial?: string };
   quiet?: { ms: number; counts: RequestCounts };
-  memory?: { rss: number; cached: Record<string, number> };
+  memory?: { rss: number; cached: Record<string, number>; heap?: { used: number; total: number; external: number } | undefined };
   spec?: { latencies: number[]; timeouts: number; counts: RequestCounts };
   /** `second`: the SIGTERM of the restarted process, after its window (it may still be busy). */
   restart?: { stopMs: number; readyMs: number; windowMs: number; counts: RequestCounts; rss: number; second?: { ms: number; killed: boolean } };
@@ -109,6 +109,8 @@ export function printScale(r: ScaleResults, logDir: string): void {
       ['idle, 5 s after ready', r.idle ? fmtBytes(r.idle.rss) : '-', ''],
       [`${fmtInt(n)} converged (same process, after the quiet window)`, r.memory ? fmtBytes(r.memory.rss) : '-', ''],
       [`${fmtInt(n)} converged, restarted process after its window`, r.restart ? fmtBytes(r.restart.rss) : '-', ''],
+      ['V8 heap used / total, external (same process)', r.memory?.heap ? `${fmtBytes(r.memory.heap.used)} / ${fmtBytes(r.memory.heap.total)}` : '-',
+        r.memory?.heap ? `external ${fmtBytes(r.memory.heap.external)} (nodejs_heap_size_*_bytes of its /metrics)` : ''],
       ['JSON size of the cached objects', r.memory ? fmtBytes(cached) : '-',
         r.memory ? Object.entries(r.memory.cached).filter(([, v]) => v > 0).map(([k, v]) => `${k} ${fmtBytes(v)}`).join(', ') : ''],
       ['converged RSS - idle RSS', r.memory && r.idle ? fmtBytes(r.memory.rss - r.idle.rss) : '-', r.memory && r.idle && cached > 0 ? `${((r.memory.rss - r.idle.rss) / cached).toFixed(2)}x the JSON size` : ''],

@@ -127,7 +127,7 @@ async function runPhases(env: ScaleEnv, n: number, r: ScaleResults, running: Run
   // ---- after convergence ----
   await sleep(Math.max(0, quietMs - (performance.now() - convergedAt)));
   r.quiet = { ms: quietMs, counts: await env.operatorRequests(convergedDate, convergedDate + quietMs) };
-  r.memory = { rss: op.rss(), cached: await cachedJsonSize(admin) };
+  r.memory = { rss: op.rss(), cached: await cachedJsonSize(admin), heap: await op.heap().catch(() => undefined) };
 
   // ---- spec changes ----
   await specChanges(env, tracker, n, r);
