@@ -32,7 +32,7 @@ export interface DeviceControllerOptions {
   recorder: EventRecorder;
   /** Parallel reconciles. Default DEFAULT_MAX_CONCURRENT_RECONCILES (16). */
   maxConcurrentReconciles?: number | undefined;
-  /** Paces progress-only status writes. Default: a StatusPacer with its defaults (250 ms .. 5 s). */
+  /** Paces progress-only status writes. Default: a StatusPacer with its defaults (250 ms .. 10 s). */
   statusPacer?: StatusPacer | undefined;
 }
 
