@@ -6,6 +6,7 @@ import type { KubeObject } from '../../runtime/object.ts';
 import { defineResource } from '../../runtime/resource.ts';
 import { s, type Infer, type InferInput } from '../../runtime/schema/index.ts';
 import { deviceStatusSchema, type DeviceCondition, type DeviceStatus } from '../../kmm/workload/status-schema.ts';
+import { upgradePolicySchema, versionSchema } from '../../kmm/workload/upgrade-schema.ts';
 
 export { ConditionType, conditionSchema } from '../../kmm/workload/status-schema.ts';
 
@@ -105,6 +106,9 @@ export const specSchema = s.object({
   tolerations: s.array(s.preserveUnknown<V1Toleration>({ description: 'A core/v1 Toleration: key, operator, value, effect, tolerationSeconds.' }), {
     description: 'Tolerations for the kernel module loader, device plugin and consumer pods, so they run on tainted nodes. Tolerate node.kubernetes.io/unschedulable to keep the module loaded on cordoned nodes.',
   }).optional(),
+  // Driver upgrades (the KMM workload layer's fields): see "Upgrading the driver" in the README.
+  version: versionSchema.optional(),
+  upgradePolicy: upgradePolicySchema.optional(),
 }, { description: 'The desired state: where to load the ptemplate kernel module, with which parameters, and which consumers to run.' });
 
 /** The status the KMM workload layer writes (conditions, KMM's counts, the consumer pods). */
