@@ -106,6 +106,8 @@ describe('driver upgrade node by node', () => {
     assert.equal(r.maxInFlight, 1);
     assert.deepEqual([...r.started.keys()].sort(), DEVICE_NODES, 'every node went through the steps');
     assert.deepEqual(done.status?.upgrade, { targetVersion: 'v2', currentVersions: [{ version: 'v2', nodes: 5 }], done: 5, inProgress: 0, pending: 0, failed: 0, nodeLabel: stepKey(key), failedNodes: [] });
+    const series = (await env.registry.getSingleMetric('ptemplate_upgrade_nodes')?.get())?.values.filter((v) => v.labels.namespace === 'up-one') ?? [];
+    assert.deepEqual(Object.fromEntries(series.map((v) => [v.labels.state, v.value])), { done: 5, in_progress: 0, pending: 0, failed: 0 });
     const reasons = (await env.admin.list(Events, { namespace: 'up-one' })).items.map((e) => (e as KubeObject & { reason?: string }).reason);
     for (const reason of ['NodeUpgradeStarted', 'NodeModuleSwitching', 'NodeModuleReady', 'NodeUpgraded']) assert.ok(reasons.includes(reason), `event ${reason}`);
   });
