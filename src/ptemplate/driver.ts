@@ -7,7 +7,6 @@ import { ownedConsumers, ownedModule, consumerNodeSelector, type DaemonSet } fro
 import type { DeviceDriver } from '../kmm/workload/driver.ts';
 import { upgradeStepKey } from '../kmm/workload/names.ts';
 import { CONSUMERS_OFF_STEPS } from '../kmm/workload/upgrade.ts';
-import { validateUpgradePolicy } from '../kmm/workload/upgrade-schema.ts';
 import { withDefaults } from './api/defaults.ts';
 import { DEVICE_RESOURCE, ModuleState, Ptemplates, type Ptemplate, type PtemplateSpec } from './api/schema.ts';
 import { validatePtemplate } from './api/validate.ts';
@@ -19,7 +18,7 @@ const ANY_KERNEL = '^.+$';
 export const ptemplateDriver: DeviceDriver<Ptemplate> = {
   resource: Ptemplates,
   withDefaults: (spec) => withDefaults(spec),
-  validate: (pt) => [...validatePtemplate(pt), ...validateUpgradePolicy(pt.spec.upgradePolicy, 'spec.upgradePolicy')],
+  validate: validatePtemplate,
   selector: (spec) => spec.selector,
   unloaded: (spec) => spec.moduleState === ModuleState.Unloaded,
   version: (spec) => spec.version,
