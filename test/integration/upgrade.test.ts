@@ -179,6 +179,42 @@ describe('driver upgrade node by node', () => {
     assert.deepEqual(done.status?.loadFailures, []);
   });
 
+  it('leaves a cordoned node as it is, says so, and upgrades it once uncordoned', async () => {
+    const key = await createPt('up-cordon', { version: 'v1', driverImage: image('v1') });
+    await waitAllAt(key, 'v1');
+    await env.admin.patch(Nodes, { name: 'node-d' }, { spec: { unschedulable: true } }, 'merge');
+    try {
+      await patchSpec(key, { version: 'v2', driverImage: image('v2') });
+      // The cordon is read when a node could start; progress messages are written paced: wait for it.
+      const waiting = await waitUpgrading(key, 'InProgress', (p) => p.status?.upgrade?.done === 4 && /cordoned, left as they are: node-d/.test(cond(p, 'Upgrading')!.message));
+      assert.equal(waiting.status?.upgrade?.pending, 1);
+      const d = await env.admin.get(Nodes, { name: 'node-d' });
+      assert.equal(d.metadata.labels?.[moduleVersionLabel('up-cordon', 'pt')], 'v1', 'its version label is untouched');
+      assert.equal(d.metadata.labels?.[stepKey(key)], undefined, 'no step started there');
+    } finally {
+      await env.admin.patch(Nodes, { name: 'node-d' }, { spec: { unschedulable: null } }, 'merge');
+    }
+    await waitAllAt(key, 'v2');
+  });
+
+  it('names the node and the error in ModuleLoaded when KMM fails to load an unversioned module', async () => {
+    const failAnnotation = simFailLoadAnnotation('up-plain', 'pt');
+    await env.admin.patch(Nodes, { name: 'node-e' }, { metadata: { annotations: { [failAnnotation]: 'Invalid argument' } } }, 'merge');
+    try {
+      const key = await createPt('up-plain', {});
+      const failing = await waitFor(async () => {
+        const pt = await get(key);
+        return cond(pt, 'ModuleLoaded')?.reason === 'LoadFailed' && pt;
+      }, { what: 'ModuleLoaded=LoadFailed', timeoutMs: 60_000 });
+      assert.match(cond(failing, 'ModuleLoaded')!.message, /could not load the kernel module on node-e: exit code 1 .*kubectl logs -n up-plain kmm-worker-node-e-pt/);
+      assert.deepEqual(failing.status?.loadFailures?.map((f) => [f.node, f.reason]), [['node-e', 'LoadFailed']]);
+      assert.equal(cond(failing, 'Upgrading'), undefined, 'no Upgrading condition without a version');
+    } finally {
+      await env.admin.patch(Nodes, { name: 'node-e' }, { metadata: { annotations: { [failAnnotation]: null } } }, 'merge');
+    }
+    await waitFor(async () => cond(await get({ namespace: 'up-plain', name: 'pt' }), 'Ready')?.status === 'True', { what: 'Ready once the load succeeds', timeoutMs: 90_000 });
+  });
+
   it('adds and removes version by an ordered unload and reload, labels following', async () => {
     const key = await createPt('up-addrm', { driverImage: image('v0') });
     await waitFor(async () => cond(await get(key), 'Ready')?.status === 'True', { what: 'Ready unversioned', timeoutMs: 60_000 });
