@@ -128,6 +128,9 @@ describe('driver upgrade node by node', () => {
       assert.equal(r.started.has('node-x'), false, 'nothing to stop on a joining node');
     } finally {
       h.stop();
+      // Unload before the node goes: a pod bound to a deleted node waits for the pod GC.
+      await env.admin.delete(Ptemplates, key);
+      await waitFor(async () => (await get(key)) === undefined, { what: 'unloaded', timeoutMs: 60_000 });
       await env.admin.delete(Nodes, { name: 'node-x' });
     }
   });
