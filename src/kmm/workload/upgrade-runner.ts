@@ -46,6 +46,13 @@ const MAX_CORDON_READS = 10;
 export class UpgradeRunner {
   readonly #deps: UpgradeRunnerDeps;
   readonly #now: () => number;
+  /**
+   * Read your own writes: node patches the cache has not shown yet (by owner uid and node), with
+   * the node's resourceVersion they were planned from. While the cached node still has that
+   * version, the patch is laid over it, so a reconcile on a lagging cache neither repeats a step
+   * nor starts a node twice.
+   */
+  readonly #written = new Map<string, { baseRv: string | undefined; change: NodeChange }>();
 
   constructor(deps: UpgradeRunnerDeps) {
     this.#deps = deps;
@@ -81,16 +88,17 @@ export class UpgradeRunner {
       consumersOn: (node) => byNode.get(node) ?? { total: 0, ready: 0 },
       workerFailureOn: (node) => failures.get(node),
     };
+    planInput.nodes = input.nodes.map((n) => this.#withWritten(obj, n));
     const plan = planUpgrade(planInput);
     const applied = new Map<string, NodeChange>();
     for (const change of plan.changes) {
       // The cache may lag behind a consumer pod just created: ask the API server before a version label changes.
       if (change.labels[moduleVersionLabel(ns, name)] !== undefined && input.hasConsumers && (await this.#podsOn(obj, change.node)) > 0) continue;
-      if (await this.#apply(obj, change, log)) applied.set(change.node, change);
+      if (await this.#apply(obj, change, log)) this.#remember(obj, input.nodes, change, applied);
     }
     const cordoned: string[] = [];
     let budget = plan.budget, reads = 0;
-    const current = new Map(input.nodes.map((n) => [n.metadata.name!, n]));
+    const current = new Map(planInput.nodes.map((n) => [n.metadata.name!, n]));
     for (const node of plan.candidates) {
       if (budget <= 0 || reads >= plan.budget + MAX_CORDON_READS) break;
       reads++;
@@ -107,11 +115,11 @@ export class UpgradeRunner {
       const from = current.get(node)?.metadata.labels?.[moduleVersionLabel(ns, name)] ?? '(none)';
       const change = startNode(planInput, node, from);
       if (await this.#apply(obj, change, log)) {
-        applied.set(node, change);
+        this.#remember(obj, input.nodes, change, applied);
         budget--;
       }
     }
-    const after = input.nodes.map((n) => withChange(n, applied.get(n.metadata.name!)));
+    const after = planInput.nodes.map((n) => withChange(n, applied.get(n.metadata.name!)));
     const { status, condition } = upgradeSummary({ ...planInput, nodes: after }, cordoned);
     return { status, condition, requeueAfterMs: plan.requeueAfterMs };
   }
@@ -125,6 +133,29 @@ export class UpgradeRunner {
       if (!(versionKey in labels) && !(stepKey in labels) && !(stepKey in (node.metadata.annotations ?? {}))) continue;
       await this.#apply(obj, { node: node.metadata.name!, labels: { [versionKey]: null, [stepKey]: null }, annotations: { [stepKey]: null } }, log);
     }
+    for (const key of this.#written.keys()) if (key.startsWith(`${obj.metadata.uid}/`)) this.#written.delete(key);
+  }
+
+  #withWritten(obj: DeviceObject, node: KubeObject): KubeObject {
+    const key = `${obj.metadata.uid}/${node.metadata.name}`;
+    const written = this.#written.get(key);
+    if (!written) return node;
+    if (node.metadata.resourceVersion !== written.baseRv) {
+      this.#written.delete(key); // the cache moved on: it holds our patch, or something newer
+      return node;
+    }
+    return withChange(node, written.change);
+  }
+
+  #remember(obj: DeviceObject, cached: readonly KubeObject[], change: NodeChange, applied: Map<string, NodeChange>): void {
+    applied.set(change.node, change);
+    const key = `${obj.metadata.uid}/${change.node}`;
+    const before = this.#written.get(key);
+    const baseRv = before?.baseRv ?? cached.find((n) => n.metadata.name === change.node)?.metadata.resourceVersion;
+    const merged: NodeChange = before
+      ? { node: change.node, labels: { ...before.change.labels, ...change.labels }, annotations: { ...before.change.annotations, ...change.annotations } }
+      : { node: change.node, labels: change.labels, annotations: change.annotations };
+    this.#written.set(key, { baseRv, change: merged });
   }
 
   async #podsOn(obj: DeviceObject, node: string): Promise<number> {
