@@ -14,7 +14,7 @@ import { Ptemplates, type Ptemplate } from '../../src/ptemplate/api/schema.ts';
 import { NAMES, PTEMPLATE_UID_LABEL } from '../../src/ptemplate/names.ts';
 import { NotFoundError } from '../../src/runtime/client/errors.ts';
 import type { KubeObject, ObjectKey } from '../../src/runtime/object.ts';
-import { Events, Nodes } from '../../src/runtime/resource.ts';
+import { Events, Nodes, Pods } from '../../src/runtime/resource.ts';
 import { DEVICE_LABEL, startOperatorEnv, type OperatorEnv } from '../support/operator-env.ts';
 import { recordUpgrade, replay, type History } from '../support/upgrade-history.ts';
 import { waitFor } from '../support/wait.ts';
@@ -216,6 +216,26 @@ describe('driver upgrade node by node', () => {
       await env.admin.patch(Nodes, { name: 'node-e' }, { metadata: { annotations: { [failAnnotation]: null } } }, 'merge');
     }
     await waitFor(async () => cond(await get({ namespace: 'up-plain', name: 'pt' }), 'Ready')?.status === 'True', { what: 'Ready once the load succeeds', timeoutMs: 90_000 });
+  });
+
+  it('names the node and the error when KMM cannot unload, here because another pod holds the device', async () => {
+    const key = await createPt('up-busy', {});
+    await waitFor(async () => cond(await get(key), 'Ready')?.status === 'True', { what: 'Ready', timeoutMs: 60_000 });
+    // Not a consumer: a pod of someone else's that uses the device, which the unload must not evict.
+    await env.admin.create(Pods, {
+      apiVersion: 'v1', kind: 'Pod', metadata: { name: 'user', namespace: 'up-busy' },
+      spec: { nodeName: 'node-a', containers: [{ name: 'main', image: 'registry.example.com/user:1', resources: { limits: { 'example.com/ptemplate': '1' } } }] },
+    });
+    await waitFor(async () => (await env.admin.get<KubeObject & { status?: { phase?: string } }>(Pods, { namespace: 'up-busy', name: 'user' })).status?.phase === 'Running', { what: 'user pod running' });
+    await env.admin.delete(Ptemplates, key);
+    const stuck = await waitFor(async () => {
+      const pt = await get(key);
+      return cond(pt, 'ModuleLoaded')?.reason === 'UnloadFailed' && pt;
+    }, { what: 'ModuleLoaded=UnloadFailed', timeoutMs: 60_000 });
+    assert.match(cond(stuck, 'ModuleLoaded')!.message, /could not unload the kernel module on node-a: exit code 1/);
+    assert.deepEqual(stuck.status?.loadFailures?.map((f) => [f.node, f.reason]), [['node-a', 'UnloadFailed']]);
+    await env.admin.delete(Pods, { namespace: 'up-busy', name: 'user' }, { gracePeriodSeconds: 0 });
+    await waitFor(async () => (await get(key)) === undefined, { what: 'unloaded once the device is free', timeoutMs: 90_000 });
   });
 
   it('adds and removes version by an ordered unload and reload, labels following', async () => {

@@ -22,7 +22,7 @@ import type { DeviceDriver, DeviceObject } from './driver.ts';
 import { errorMessage, isImmutableFieldError } from './failures.ts';
 import type { WorkloadNames } from './names.ts';
 import { consumersReadyCondition, moduleLoadedCondition, nodeMatches, readyCondition, type Condition, type Pod } from './status.ts';
-import { ConditionType } from './status-schema.ts';
+import { ConditionType, type NodeFailure } from './status-schema.ts';
 import type { StatusWriter } from './status-writer.ts';
 import { CONSUMERS_OFF_STEPS } from './upgrade.ts';
 import type { UpgradeRunner } from './upgrade-runner.ts';
@@ -46,7 +46,7 @@ interface AppliedChild {
   created: boolean;
 }
 
-type UnloadProgress = { done: true } | { done: false; moduleLoaded: Condition; consumersReady: Condition };
+type UnloadProgress = { done: true } | { done: false; moduleLoaded: Condition; consumersReady: Condition; failures?: NodeFailure[] };
 
 export class DeviceReconciler<R extends DeviceObject> {
   readonly #client: Client;
@@ -112,10 +112,7 @@ export class DeviceReconciler<R extends DeviceObject> {
           module: undefined, consumers: undefined, pods: [],
         });
       }
-      return this.#status.write(obj, {
-        ready: { status: 'False', reason: 'Unloading', message: progress.moduleLoaded.message },
-        moduleLoaded: progress.moduleLoaded, consumersReady: progress.consumersReady, pods: this.#consumerPods(obj),
-      });
+      return this.#writeProgress(obj, { status: 'False', reason: 'Unloading', message: progress.moduleLoaded.message }, progress);
     }
     return this.#load(obj, spec, log);
   }
@@ -249,7 +246,14 @@ export class DeviceReconciler<R extends DeviceObject> {
       }
       const loadedOn = module.status?.moduleLoader?.availableNumber;
       const message = `KMM is unloading the kernel module${loadedOn ? ` (still loaded on ${loadedOn} node(s))` : ''}`;
-      return { done: false, moduleLoaded: { status: 'True', reason: 'Unloading', message }, consumersReady: { status: 'False', reason: 'Stopped', message: 'consumers are stopped' } };
+      const consumersReady: Condition = { status: 'False', reason: 'Stopped', message: 'consumers are stopped' };
+      // An unload KMM cannot finish shows only in its worker pods, as a load does.
+      const failures = await this.#upgrades.workerFailures(obj);
+      if (failures.length > 0) {
+        const failing = `${message}; failing on ${failures.length} node(s): ${failures.slice(0, 3).map((f) => f.message).join('; ')}`;
+        return { done: false, moduleLoaded: { status: 'True', reason: 'UnloadFailed', message: failing }, consumersReady, failures };
+      }
+      return { done: false, moduleLoaded: { status: 'True', reason: 'Unloading', message }, consumersReady, failures };
     }
     return { done: true };
   }
@@ -258,10 +262,7 @@ export class DeviceReconciler<R extends DeviceObject> {
     if (!hasFinalizer(obj, this.#names.finalizer)) return;
     const progress = await this.#unload(obj, log);
     if (!progress.done) {
-      return this.#status.write(obj, {
-        ready: { status: 'False', reason: 'Deleting', message: `deleting: ${progress.moduleLoaded.message}` },
-        moduleLoaded: progress.moduleLoaded, consumersReady: progress.consumersReady, pods: this.#consumerPods(obj),
-      });
+      return this.#writeProgress(obj, { status: 'False', reason: 'Deleting', message: `deleting: ${progress.moduleLoaded.message}` }, progress);
     }
     try {
       await removeFinalizer(this.#client, this.#type, obj, this.#names.finalizer);
@@ -323,10 +324,17 @@ export class DeviceReconciler<R extends DeviceObject> {
   async #replaceModule(obj: R, why: string, log: Logger): Promise<ReconcileResult | void> {
     const progress = await this.#unload(obj, log, 'Replace');
     if (progress.done) return;
-    return this.#status.write(obj, {
-      ready: { status: 'False', reason: 'ReplacingModule', message: `replacing KMM Module ${obj.metadata.name} (${why}): ${progress.moduleLoaded.message}` },
-      moduleLoaded: progress.moduleLoaded, consumersReady: progress.consumersReady, pods: this.#consumerPods(obj),
+    return this.#writeProgress(obj, { status: 'False', reason: 'ReplacingModule', message: `replacing KMM Module ${obj.metadata.name} (${why}): ${progress.moduleLoaded.message}` }, progress);
+  }
+
+  /** The status of an unload step; while a worker pod fails, it is read again (KMM's pods are not watched). */
+  async #writeProgress(obj: R, ready: Condition, progress: UnloadProgress & { done: false }): Promise<ReconcileResult | void> {
+    const written = await this.#status.write(obj, {
+      ready, moduleLoaded: progress.moduleLoaded, consumersReady: progress.consumersReady, pods: this.#consumerPods(obj),
+      ...(progress.failures ? { loadFailures: progress.failures } : {}),
     });
+    if (!progress.failures?.length) return written;
+    return { requeueAfter: Math.min(written?.requeueAfter ?? FAILURE_RECHECK_MS, FAILURE_RECHECK_MS) };
   }
 
   /** One event per reconcile that changed children (not one per child), and one log line. */
