@@ -172,7 +172,8 @@ export class DeviceReconciler<R extends DeviceObject> {
     const failures = moduleLoaded.status === 'True' || !module ? [] : await this.#upgrades.workerFailures(obj);
     if (failures.length > 0) {
       const shown = failures.slice(0, 3).map((f) => f.message).join('; ');
-      moduleLoaded = { status: 'False', reason: 'LoadFailed', message: `${moduleLoaded.message}; failing on ${failures.length} node(s): ${shown}${failures.length > 3 ? ` (and ${failures.length - 3} more, see status.loadFailures)` : ''}` };
+      // The counts part of the message only: "still loading" is not what is happening.
+      moduleLoaded = { status: 'False', reason: 'LoadFailed', message: `${moduleLoaded.message.split(';')[0]}; failing on ${failures.length} node(s): ${shown}${failures.length > 3 ? ` (and ${failures.length - 3} more, see status.loadFailures)` : ''}` };
     }
     let upgrade: Awaited<ReturnType<UpgradeRunner['step']>> | undefined;
     if (version && module && !module.metadata.deletionTimestamp) {

@@ -20,7 +20,7 @@ export const conditionSchema = s.object({
   type: s.string({
     maxLength: 316,
     pattern: '^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$',
-    description: 'What the condition is about: Ready, ModuleLoaded or ConsumersReady.',
+    description: 'What the condition is about: Ready, ModuleLoaded, ConsumersReady or Upgrading.',
   }),
   status: s.string({ enum: ['True', 'False', 'Unknown'], description: 'True, False or Unknown.' }),
   observedGeneration: s.integer({
@@ -76,7 +76,7 @@ export const deviceStatusSchema = s.object({
   conditions: s.array(conditionSchema, {
     listType: 'map',
     listMapKeys: ['type'],
-    description: 'Ready, ModuleLoaded and ConsumersReady, each with a reason and a message.',
+    description: 'Ready, ModuleLoaded and ConsumersReady (and Upgrading with spec.version), each with a reason and a message.',
   }).optional(),
   module: s.object({
     loader: workloadCountsSchema('module loader'),
