@@ -69,6 +69,13 @@ void describe('planUpgrade', () => {
     assert.ok(planUpgrade(input([node('a', { [V]: 'v2', [STEP]: NodeStep.Upgrading }, 60_000)])).requeueAfterMs! <= 9 * 60_000, 'comes back when the timeout falls due');
   });
 
+  void it('switches an upgrading node again when the target moves on (its consumers are already off), and queues done nodes anew', () => {
+    const plan = planUpgrade(input([node('a', { [V]: 'v2', [STEP]: NodeStep.Upgrading }, 1000), node('b', running('v2'))], { target: 'v3' }));
+    assert.deepEqual(plan.changes.map((c) => [c.node, c.labels]), [['a', { [V]: 'v3' }]]);
+    assert.deepEqual(plan.candidates, ['b']);
+    assert.equal(plan.budget, 0, 'a is still in flight');
+  });
+
   void it('starts nothing while paused, and lets the nodes in flight go on', () => {
     const plan = planUpgrade(input([node('a', { ...running('v2'), [STEP]: NodeStep.Upgrading }, 0), node('b', running('v1'))], { policy: resolvePolicy({ paused: true, maxUnavailable: 5 }) }));
     assert.equal(plan.budget, 0);
