@@ -38,7 +38,11 @@ export interface DeviceReconcilerDeps<R extends DeviceObject> {
   upgrades: UpgradeRunner;
 }
 
-/** While KMM's worker pods fail, the status is refreshed this often (they are not watched). */
+/**
+ * While the module is not loaded everywhere (or not yet unloaded), KMM's worker pods are read again
+ * this often: they are not watched (the cache holds one pod informer, for the consumers), and a
+ * worker pod that starts failing changes nothing else the controller sees.
+ */
 const FAILURE_RECHECK_MS = 15_000;
 
 interface AppliedChild {
@@ -195,7 +199,7 @@ export class DeviceReconciler<R extends DeviceObject> {
       ready: readyCondition(moduleLoaded, consumersReady), moduleLoaded, consumersReady, module, consumers, pods, extra,
       upgrade: upgrade?.status, loadFailures: failures,
     });
-    const waits = [written?.requeueAfter, upgrade?.requeueAfterMs, failures.length ? FAILURE_RECHECK_MS : undefined].filter((w): w is number => w !== undefined);
+    const waits = [written?.requeueAfter, upgrade?.requeueAfterMs, failures.length || moduleLoaded.reason === 'Loading' ? FAILURE_RECHECK_MS : undefined].filter((w): w is number => w !== undefined);
     return waits.length ? { requeueAfter: Math.min(...waits) } : written;
   }
 
@@ -334,7 +338,8 @@ export class DeviceReconciler<R extends DeviceObject> {
       ready, moduleLoaded: progress.moduleLoaded, consumersReady: progress.consumersReady, pods: this.#consumerPods(obj),
       ...(progress.failures ? { loadFailures: progress.failures } : {}),
     });
-    if (!progress.failures?.length) return written;
+    // Only while KMM unloads (failures read): the consumers' own steps come back as pod events.
+    if (!progress.failures) return written;
     return { requeueAfter: Math.min(written?.requeueAfter ?? FAILURE_RECHECK_MS, FAILURE_RECHECK_MS) };
   }
 
