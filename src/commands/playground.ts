@@ -6,9 +6,11 @@ import { parseAllDocuments } from 'yaml';
 import type { Logger } from 'pino';
 import { moduleCrd } from '../kmm/crd.ts';
 import { Modules } from '../kmm/resource.ts';
+import { upgradeStepKey } from '../kmm/workload/names.ts';
 import { createSimulatedNodes, SIM_FAIL_LOAD_ANNOTATION, startSimulators, type SimDeviceKind } from '../playground/index.ts';
 import { ptemplateCrd } from '../ptemplate/api/crd.ts';
 import { Ptemplates, type Ptemplate } from '../ptemplate/api/schema.ts';
+import { NAMES } from '../ptemplate/names.ts';
 import { Client } from '../runtime/client/client.ts';
 import type { KubeObject } from '../runtime/object.ts';
 import { CustomResourceDefinitions } from '../runtime/resource.ts';
@@ -77,6 +79,7 @@ async function waitUntil(check: () => Promise<unknown>, signal: AbortSignal): Pr
 function printWelcome(kubeconfig: string, sample: Ptemplate) {
   const ns = sample.metadata.namespace ?? 'default';
   const name = sample.metadata.name!;
+  const step = upgradeStepKey(NAMES, ns, name);
   process.stdout.write(`
   The playground is running (simulated nodes, KMM and kubelet; nothing touches a real kernel).
   In another terminal:
@@ -95,7 +98,22 @@ function printWelcome(kubeconfig: string, sample: Ptemplate) {
     kubectl annotate node worker-1 ${SIM_FAIL_LOAD_ANNOTATION}='could not insert module: Invalid argument'
     kubectl get pods -n ${ns} -l kmm.node.kubernetes.io/worker-action -o wide   # restarts, CrashLoopBackOff
     kubectl annotate node worker-1 ${SIM_FAIL_LOAD_ANNOTATION}-                  # the next retry succeeds
-    kubectl get nodes -L kmm.node.kubernetes.io/${ns}.${name}.version.ready     # per-node driver version
+
+  A driver upgrade, node by node (set a version, then change it with the image):
+
+    kubectl patch ptemplate -n ${ns} ${name} --type merge -p '{"spec":{"version":"v1"}}'
+    kubectl patch ptemplate -n ${ns} ${name} --type merge -p '{"spec":{"version":"v2","driverImage":"registry.example.com/pt-char-dev:v2-\${KERNEL_FULL_VERSION}"}}'
+    kubectl get nodes -w -L ${step} -L kmm.node.kubernetes.io/${ns}.${name}.version.ready
+    kubectl get ptemplate -n ${ns} ${name} -o jsonpath='{.status.upgrade}'
+
+  A failed node during an upgrade: fail its load, upgrade to v3, watch it marked Failed (after
+  nodeTimeout; shorten it with "upgradePolicy":{"nodeTimeout":"20s"}), then fix and retry it:
+
+    kubectl annotate node worker-1 ${SIM_FAIL_LOAD_ANNOTATION}='could not insert module: Exec format error'
+    kubectl patch ptemplate -n ${ns} ${name} --type merge -p '{"spec":{"version":"v3","upgradePolicy":{"nodeTimeout":"20s"}}}'
+    kubectl get ptemplate -n ${ns} ${name} -o jsonpath='{.status.upgrade.failedNodes}'
+    kubectl annotate node worker-1 ${SIM_FAIL_LOAD_ANNOTATION}-
+    kubectl label node worker-1 ${step}=Retry --overwrite
 
   Press Ctrl-C to stop; everything is removed.
 

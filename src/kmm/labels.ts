@@ -62,3 +62,22 @@ export function readyNodeSelector(namespace: string, name: string, options: { de
   if (options.devicePlugin) selector[devicePluginReadyLabel(namespace, name)] = '';
   return selector;
 }
+
+// KMM's ordered upgrade (KMM v2.x, internal/utils/kmmlabels.go and internal/constants): a versioned
+// Module loads on a node only where the administrator's version-module label equals its version,
+// and KMM reports the version it loaded with version.ready.
+
+/** `kmm.node.kubernetes.io/version-module.<ns>.<name>`: set by the administrator (here: the operator) to the version a node should run. */
+export function moduleVersionLabel(namespace: string, name: string): string {
+  return `${PREFIX}${VERSION_LABEL_PREFIX}${namespace}.${name}`;
+}
+
+/** `kmm.node.kubernetes.io/<ns>.<name>.version.ready`: set by KMM to the version loaded on the node. */
+export function versionReadyLabel(namespace: string, name: string): string {
+  return `${PREFIX}${namespace}.${name}.version.ready`;
+}
+
+/** On KMM's worker pods: the Module's name (constants.ModuleNameLabel); the pods live in the Module's namespace. */
+export const KMM_MODULE_NAME_LABEL = `${PREFIX}module.name`;
+/** On KMM's worker pods: `Load` or `Unload` (internal/pod/workerpodmanager.go). */
+export const KMM_WORKER_ACTION_LABEL = `${PREFIX}worker-action`;

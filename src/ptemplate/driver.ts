@@ -5,6 +5,8 @@ import { buildModule, moduleParameter } from '../kmm/module.ts';
 import type { Module } from '../kmm/types.ts';
 import { ownedConsumers, ownedModule, consumerNodeSelector, type DaemonSet } from '../kmm/workload/children.ts';
 import type { DeviceDriver } from '../kmm/workload/driver.ts';
+import { upgradeStepKey } from '../kmm/workload/names.ts';
+import { CONSUMERS_OFF_STEPS } from '../kmm/workload/upgrade.ts';
 import { withDefaults } from './api/defaults.ts';
 import { DEVICE_RESOURCE, ModuleState, Ptemplates, type Ptemplate, type PtemplateSpec } from './api/schema.ts';
 import { validatePtemplate } from './api/validate.ts';
@@ -19,6 +21,8 @@ export const ptemplateDriver: DeviceDriver<Ptemplate> = {
   validate: validatePtemplate,
   selector: (spec) => spec.selector,
   unloaded: (spec) => spec.moduleState === ModuleState.Unloaded,
+  version: (spec) => spec.version,
+  upgradePolicy: (spec) => spec.upgradePolicy,
   pullSecret: (spec) => (spec.imagePullSecret?.name ? { name: spec.imagePullSecret.name, field: 'spec.imagePullSecret.name' } : undefined),
 
   module(pt: Ptemplate, spec: PtemplateSpec): Module {
@@ -66,13 +70,14 @@ export const ptemplateDriver: DeviceDriver<Ptemplate> = {
 
 /** The Module exactly as the operator applies it (owner reference, labels, applied hash). */
 export function desiredModule(pt: Ptemplate, spec: PtemplateSpec = withDefaults(pt.spec)): Module {
-  return ownedModule(pt, Ptemplates, ptemplateDriver.module(pt, spec), NAMES);
+  return ownedModule(pt, Ptemplates, ptemplateDriver.module(pt, spec), NAMES, spec.version);
 }
 
 /** The consumer DaemonSet exactly as the operator applies it (gated on KMM's node labels). */
 export function desiredConsumers(pt: Ptemplate, spec: PtemplateSpec = withDefaults(pt.spec)): DaemonSet {
   const gate = consumerNodeSelector(pt, spec.selector, true);
-  return ownedConsumers(pt, Ptemplates, ptemplateDriver.consumers!(pt, spec)!, NAMES, gate);
+  const exclusion = spec.version ? { key: upgradeStepKey(NAMES, pt.metadata.namespace!, pt.metadata.name!), values: CONSUMERS_OFF_STEPS } : undefined;
+  return ownedConsumers(pt, Ptemplates, ptemplateDriver.consumers!(pt, spec)!, NAMES, gate, exclusion);
 }
 
 export type { DaemonSet };

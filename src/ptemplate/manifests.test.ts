@@ -134,8 +134,8 @@ void describe('manager RBAC', () => {
     const role = one('Role', MANAGER_ROLE_NAME, all);
     assert.equal(role.metadata.namespace, 'team-a');
     assert.deepEqual([...grants(rulesOf(clusterRole))].sort(), [
-      'create authentication.k8s.io/tokenreviews', 'create authorization.k8s.io/subjectaccessreviews', 'list /nodes',
-      'list admissionregistration.k8s.io/validatingwebhookconfigurations', 'patch admissionregistration.k8s.io/validatingwebhookconfigurations',
+      'create authentication.k8s.io/tokenreviews', 'create authorization.k8s.io/subjectaccessreviews', 'get /nodes', 'list /nodes',
+      'list admissionregistration.k8s.io/validatingwebhookconfigurations', 'patch /nodes', 'patch admissionregistration.k8s.io/validatingwebhookconfigurations',
       'watch /nodes', 'watch admissionregistration.k8s.io/validatingwebhookconfigurations',
     ]);
     const roleGrants = grants(rulesOf(role));

@@ -50,6 +50,7 @@ void describe('Grafana dashboard', () => {
       'Reconcile latency p99',
       'Workqueue depth',
       'Leader',
+      'Driver upgrade: nodes by state',
     ]);
   });
 
@@ -111,11 +112,13 @@ void describe('Grafana dashboard', () => {
 void describe('alerts', () => {
   const rules = alertRules(options);
 
-  void it('are the four alerts, each for its duration, with a severity, a summary and a description', () => {
+  void it('are the six alerts, each for its duration, with a severity, a summary and a description', () => {
     assert.deepEqual(rules.map((r) => [r.alert, r.for, r.labels.severity]), [
       ['PtemplateReconcileErrors', '10m', 'warning'],
       ['PtemplateModuleNotLoaded', '15m', 'warning'],
       ['PtemplateConsumersNotReady', '15m', 'warning'],
+      ['PtemplateUpgradeStuck', '5m', 'warning'],
+      ['PtemplateModuleLoadFailing', '10m', 'warning'],
       ['PtemplateOperatorNoLeader', '5m', 'critical'],
     ]);
     for (const r of rules) {

@@ -14,6 +14,8 @@ export const PTEMPLATE_METRICS = [
   'ptemplate_module_nodes_desired',
   'ptemplate_module_nodes_available',
   'ptemplate_condition',
+  'ptemplate_upgrade_nodes',
+  'ptemplate_module_load_failures',
 ] as const;
 
 /** controller-runtime's names, exported by the runtime under the same names. */
@@ -229,6 +231,12 @@ export function grafanaDashboard(options: MonitoringOptions): GrafanaDashboard {
         { x: 12, y: 21, w: 12, h: 8 },
         [{ expr: `max by (pod) (leader_election_master_status{job=~"$job", name="${options.leaseName}"})`, legendFormat: '{{pod}}' }],
         { unit: 'short', min: 0, max: 1, decimals: 0 }),
+      panel('timeseries', 'Driver upgrade: nodes by state', 'Selected nodes of each versioned Ptemplate by upgrade state (done, in_progress, pending, failed), and nodes where KMM fails to load the module.',
+        { x: 0, y: 29, w: 24, h: 8 },
+        [
+          { expr: `max by (namespace, name, state) (ptemplate_upgrade_nodes{${PT}})`, legendFormat: '{{namespace}}/{{name}} {{state}}' },
+          { expr: `max by (namespace, name) (ptemplate_module_load_failures{${PT}})`, legendFormat: '{{namespace}}/{{name}} load failing' },
+        ], count),
     ],
   };
 }
@@ -279,6 +287,28 @@ export function alertRules(options: MonitoringOptions): AlertRule[] {
         summary: 'Consumer pods of a Ptemplate are not ready.',
         description: 'Ptemplate {{ $labels.namespace }}/{{ $labels.name }}: fewer consumer pods are ready than should run, for 15 minutes. ' +
           'Check the ConsumersReady condition and the consumer DaemonSet\'s pods (image, device plugin, example.com/ptemplate capacity).',
+      },
+    },
+    {
+      alert: 'PtemplateUpgradeStuck',
+      expr: 'max by (namespace, name) (ptemplate_upgrade_nodes{state="failed"}) > 0',
+      for: '5m',
+      labels: { severity: 'warning' },
+      annotations: {
+        summary: 'A driver upgrade has nodes that took longer than its nodeTimeout.',
+        description: 'Ptemplate {{ $labels.namespace }}/{{ $labels.name }}: {{ $value }} node(s) failed the upgrade (a step passed spec.upgradePolicy.nodeTimeout); at maxFailedNodes the rollout stops. ' +
+          'See status.upgrade.failedNodes (`kubectl get ptemplate -n {{ $labels.namespace }} {{ $labels.name }} -o yaml`), fix the cause, then retry a node with `kubectl label node <node> <status.upgrade.nodeLabel>=Retry --overwrite`.',
+      },
+    },
+    {
+      alert: 'PtemplateModuleLoadFailing',
+      expr: 'max by (namespace, name) (ptemplate_module_load_failures) > 0',
+      for: '10m',
+      labels: { severity: 'warning' },
+      annotations: {
+        summary: 'KMM fails to load or unload the kernel module of a Ptemplate on some nodes.',
+        description: 'Ptemplate {{ $labels.namespace }}/{{ $labels.name }}: KMM\'s worker pod has been failing on {{ $value }} node(s) for 10 minutes. ' +
+          'status.loadFailures and the ModuleLoaded condition name each node and its error; `kubectl logs -n {{ $labels.namespace }} kmm-worker-<node>-{{ $labels.name }}` shows the modprobe output.',
       },
     },
     {

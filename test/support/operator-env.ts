@@ -64,6 +64,8 @@ export interface OperatorEnvOptions {
   namespace?: string;
   /** Runs before the operator's identity is applied (e.g. to create the watched namespace). */
   beforeIdentity?: (admin: Client) => Promise<void>;
+  /** More simulated nodes carrying DEVICE_LABEL, named `node-d`, `node-e`... Default 0 (node-a and node-b carry it, node-c not). */
+  extraDeviceNodes?: number;
 }
 
 export async function startOperatorEnv(options: OperatorEnvOptions = {}): Promise<OperatorEnv> {
@@ -80,6 +82,7 @@ export async function startOperatorEnv(options: OperatorEnvOptions = {}): Promis
       { name: 'node-a', labels: { [DEVICE_LABEL]: 'true' } },
       { name: 'node-b', labels: { [DEVICE_LABEL]: 'true' } },
       { name: 'node-c' },
+      ...Array.from({ length: options.extraDeviceNodes ?? 0 }, (_, i) => ({ name: `node-${String.fromCharCode(100 + i)}`, labels: { [DEVICE_LABEL]: 'true' } })),
     ]);
     sims = await startSimulators({ kubeConfig: cp.kubeConfig(), loadDelayMs: 100, log: testLog() });
     const registry = new Registry();

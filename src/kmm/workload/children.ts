@@ -25,9 +25,27 @@ export interface DaemonSet extends KubeObject {
   };
 }
 
+interface NodeSelectorTerm { matchExpressions?: { key: string; operator: string; values?: string[] }[]; [field: string]: unknown }
 interface PodTemplate {
   metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> };
-  spec?: { nodeSelector?: Record<string, string> } & Record<string, unknown>;
+  spec?: {
+    nodeSelector?: Record<string, string>;
+    affinity?: { nodeAffinity?: { requiredDuringSchedulingIgnoredDuringExecution?: { nodeSelectorTerms?: NodeSelectorTerm[] }; [f: string]: unknown }; [f: string]: unknown };
+  } & Record<string, unknown>;
+}
+
+/** A node label whose listed values keep the consumers off a node (the upgrade's per-node stop). */
+export interface ConsumerExclusion { key: string; values: readonly string[] }
+
+/** The template's affinity plus a NotIn term on `exclusion`, ANDed into every required node selector term. */
+function withExclusion(spec: NonNullable<PodTemplate['spec']>, exclusion: ConsumerExclusion | undefined): PodTemplate['spec'] {
+  if (!exclusion) return spec;
+  const expression = { key: exclusion.key, operator: 'NotIn', values: [...exclusion.values] };
+  const affinity = spec.affinity ?? {};
+  const nodeAffinity = affinity.nodeAffinity ?? {};
+  const terms = nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms ?? [];
+  const merged = (terms.length ? terms : [{}]).map((t) => ({ ...t, matchExpressions: [...(t.matchExpressions ?? []), expression] }));
+  return { ...spec, affinity: { ...affinity, nodeAffinity: { ...nodeAffinity, requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: merged } } } };
 }
 
 export function commonLabels(owner: KubeObject, names: WorkloadNames, component: string): Record<string, string> {
@@ -41,9 +59,12 @@ export function commonLabels(owner: KubeObject, names: WorkloadNames, component:
 }
 
 /** The driver's Module, owned by `owner`, labelled, with the applied-content hash. */
-export function ownedModule(owner: KubeObject, ownerType: ResourceType, module: Module, names: WorkloadNames): Module {
+export function ownedModule(owner: KubeObject, ownerType: ResourceType, module: Module, names: WorkloadNames, version?: string): Module {
+  const loader = module.spec.moduleLoader;
+  const spec = version && loader ? { ...module.spec, moduleLoader: { ...loader, container: { ...loader.container, version } } } : module.spec;
   const owned: Module = {
     ...module,
+    spec,
     metadata: {
       ...module.metadata,
       name: owner.metadata.name!,
@@ -65,7 +86,7 @@ export function consumerNodeSelector(owner: KubeObject, selector: Record<string,
  * the layer finds them) and land only where KMM reports the module loaded and the device plugin
  * ready, whatever node selector the driver wrote.
  */
-export function ownedConsumers(owner: KubeObject, ownerType: ResourceType, ds: DaemonSet, names: WorkloadNames, gate: Record<string, string>): DaemonSet {
+export function ownedConsumers(owner: KubeObject, ownerType: ResourceType, ds: DaemonSet, names: WorkloadNames, gate: Record<string, string>, exclusion?: ConsumerExclusion): DaemonSet {
   const labels = commonLabels(owner, names, CONSUMER_COMPONENT);
   const spec = ds.spec ?? {};
   const template = (spec.template ?? {}) as PodTemplate;
@@ -89,7 +110,7 @@ export function ownedConsumers(owner: KubeObject, ownerType: ResourceType, ds: D
           labels: { ...template.metadata?.labels, ...labels },
           annotations: { ...template.metadata?.annotations, [names.ownerNameAnnotation]: owner.metadata.name! },
         },
-        spec: { ...template.spec, nodeSelector: { ...template.spec?.nodeSelector, ...gate } },
+        spec: withExclusion({ ...template.spec, nodeSelector: { ...template.spec?.nodeSelector, ...gate } }, exclusion),
       },
     },
   };

@@ -17,6 +17,7 @@ import type { DeviceDriver, DeviceObject } from './driver.ts';
 import { DeviceMetrics } from './metrics.ts';
 import { consumerPodSelector, workloadNames, type WorkloadNames } from './names.ts';
 import { DeviceReconciler } from './reconciler.ts';
+import { UpgradeRunner } from './upgrade-runner.ts';
 import { nodeMatches } from './status.ts';
 import { StatusWriter } from './status-writer.ts';
 
@@ -78,9 +79,14 @@ export function addDeviceController<R extends DeviceObject>(manager: Manager, dr
     permission(type, ['update'], 'finalizers'),
     // The events it records (created, then patched as a series).
     permission(Events, ['create', 'patch']),
+    // The upgrade: node labels (version, step), the cordon check, consumer pods on a node before a
+    // label changes, KMM's worker pods (read for failures; deleted on a person's retry).
+    permission(Nodes, ['get', 'patch']),
+    permission(Pods, ['list', 'delete']),
   );
   const reconciler = new DeviceReconciler<R>({
     client: manager.client, cache, recorder: options.recorder, driver, names,
+    upgrades: new UpgradeRunner({ client: manager.client, cache, recorder: options.recorder, type, names }),
     status: new StatusWriter<R>({ client: manager.client, type, pacer: options.statusPacer, observer: DeviceMetrics.for(manager.registry, names.metricsPrefix, type.kind) }),
   });
   const builder = manager.controller(names.controller)

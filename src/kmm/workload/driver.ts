@@ -13,6 +13,7 @@ import type { DaemonSet } from './children.ts';
 import type { WorkloadNames } from './names.ts';
 import type { Condition, Pod } from './status.ts';
 import type { DeviceStatus } from './status-schema.ts';
+import type { UpgradePolicyInput } from './upgrade-schema.ts';
 
 /** A custom resource the layer manages: any spec, the layer's status (embed deviceStatusSchema in its CRD). */
 export interface DeviceObject<Spec = unknown> extends KubeObject {
@@ -64,6 +65,15 @@ export interface DeviceDriver<R extends DeviceObject> {
    * so no consumer starts where the module is not loaded. Default: no consumers.
    */
   consumers?(obj: R, spec: R['spec']): DaemonSet | undefined;
+  /**
+   * The driver version (a label value), or undefined for an unversioned module. When set, the
+   * layer sets it on the Module, labels every selected node with it (KMM's version-module label)
+   * and rolls a change out node by node (upgrade.ts). Adding or removing it replaces the Module
+   * by the ordered unload and a new load (KMM refuses the change in place). Default: unversioned.
+   */
+  version?(spec: R['spec']): string | undefined;
+  /** How a version change rolls out (embed upgradePolicySchema in the CRD). Default: resolvePolicy's defaults. */
+  upgradePolicy?(spec: R['spec']): UpgradePolicyInput | undefined;
   /** Conditions of the driver's own, computed from what the layer observed. Default: none. */
   conditions?(obj: R, spec: R['spec'], observed: Observed): (Condition & { type: string })[];
 }

@@ -33,6 +33,7 @@ void describe('DeviceMetrics', () => {
       'ptemplate_condition{namespace="ns1",name="a",type="Ready",status="Unknown"} 0',
       'ptemplate_consumers_desired{namespace="ns1",name="a"} 1',
       'ptemplate_consumers_ready{namespace="ns1",name="a"} 0',
+      'ptemplate_module_load_failures{namespace="ns1",name="a"} 0',
       'ptemplate_module_nodes_available{namespace="ns1",name="a"} 1',
       'ptemplate_module_nodes_desired{namespace="ns1",name="a"} 3',
     ]);
@@ -58,7 +59,7 @@ void describe('DeviceMetrics', () => {
     metrics.observe(pt('ns2', 'a'), loading);
     metrics.forget({ namespace: 'ns1', name: 'a' });
     const lines = await series(registry);
-    assert.equal(lines.length, 10);
+    assert.equal(lines.length, 11);
     assert.ok(lines.every((l) => l.includes('namespace="ns2"')), lines.join('\n'));
     metrics.forget({ namespace: 'ns1', name: 'never-seen' });
     metrics.forget({ namespace: 'ns2', name: 'a' });

@@ -9,6 +9,7 @@ import type { DeviceObject } from './driver.ts';
 import type { DeviceStatus } from './status-schema.ts';
 
 const CONDITION_STATUSES = ['True', 'False', 'Unknown'] as const;
+export const UPGRADE_STATES = [['done', 'done'], ['in_progress', 'inProgress'], ['pending', 'pending'], ['failed', 'failed']] as const;
 
 type Labels = 'namespace' | 'name';
 
@@ -18,6 +19,10 @@ export class DeviceMetrics {
   readonly moduleNodesDesired: Gauge<Labels>;
   readonly moduleNodesAvailable: Gauge<Labels>;
   readonly condition: Gauge<Labels | 'type' | 'status'>;
+  /** Selected nodes by upgrade state (done, in_progress, pending, failed), for versioned objects. */
+  readonly upgradeNodes: Gauge<Labels | 'state'>;
+  /** Nodes where KMM's worker pod for the module is failing. */
+  readonly loadFailures: Gauge<Labels>;
   /** Condition types with series, per `namespace/name`. */
   readonly #conditionTypes = new Map<string, Set<string>>();
 
@@ -42,6 +47,8 @@ export class DeviceMetrics {
     this.moduleNodesAvailable = gauge(`${prefix}_module_nodes_available`, 'Nodes where KMM reports the kernel module loader as available.', labels);
     this.condition = gauge(`${prefix}_condition`, `The current status of each condition of a ${kind}: 1 for the status it has, 0 for the others.`,
       ['namespace', 'name', 'type', 'status'] as const);
+    this.upgradeNodes = gauge(`${prefix}_upgrade_nodes`, `Selected nodes of a versioned ${kind} by upgrade state: done, in_progress, pending, failed.`, ['namespace', 'name', 'state'] as const);
+    this.loadFailures = gauge(`${prefix}_module_load_failures`, 'Nodes where KMM\'s worker pod for the kernel module is failing (load or unload).', labels);
   }
 
   /** Sets the series of one object from the status the reconciler computed. */
@@ -51,6 +58,12 @@ export class DeviceMetrics {
     this.consumersReady.set(labels, status.consumersReady ?? 0);
     this.moduleNodesDesired.set(labels, status.module?.loader.desired ?? 0);
     this.moduleNodesAvailable.set(labels, status.module?.loader.available ?? 0);
+    this.loadFailures.set(labels, status.loadFailures?.length ?? 0);
+    const up = status.upgrade;
+    for (const [state, value] of UPGRADE_STATES) {
+      if (up) this.upgradeNodes.set({ ...labels, state }, up[value]);
+      else this.upgradeNodes.remove({ ...labels, state });
+    }
     const key = `${labels.namespace}/${labels.name}`;
     const before = this.#conditionTypes.get(key) ?? new Set<string>();
     const now = new Set<string>();
@@ -66,7 +79,8 @@ export class DeviceMetrics {
   /** Deletes every series of an object that is gone. */
   forget(key: ObjectKey): void {
     const labels = { namespace: key.namespace ?? '', name: key.name };
-    for (const gauge of [this.consumersDesired, this.consumersReady, this.moduleNodesDesired, this.moduleNodesAvailable]) gauge.remove(labels);
+    for (const gauge of [this.consumersDesired, this.consumersReady, this.moduleNodesDesired, this.moduleNodesAvailable, this.loadFailures]) gauge.remove(labels);
+    for (const [state] of UPGRADE_STATES) this.upgradeNodes.remove({ ...labels, state });
     const mapKey = `${labels.namespace}/${labels.name}`;
     for (const type of this.#conditionTypes.get(mapKey) ?? []) this.#removeCondition(labels, type);
     this.#conditionTypes.delete(mapKey);

@@ -26,6 +26,8 @@ export interface WorkloadNames {
   appliedHashAnnotation: string;
   /** Prefix of the per-object metrics (`<prefix>_consumers_ready`...). Default `<kind>`. */
   metricsPrefix: string;
+  /** Prefix of the node label (and annotation) holding a node's upgrade step: `<prefix>.<ns>.<name>`. Default `<group>/upgrade`. */
+  upgradeLabelPrefix: string;
 }
 
 export function workloadNames(resource: ResourceType, overrides: Partial<WorkloadNames> = {}): WorkloadNames {
@@ -38,6 +40,7 @@ export function workloadNames(resource: ResourceType, overrides: Partial<Workloa
     ownerNameAnnotation: `${resource.group}/${kind}`,
     appliedHashAnnotation: `${resource.group}/applied-hash`,
     metricsPrefix: kind.replace(/[^a-z0-9_]/g, '_'),
+    upgradeLabelPrefix: `${resource.group}/upgrade`,
     ...overrides,
   };
 }
@@ -56,4 +59,16 @@ export function labelValueFor(name: string): string {
   const hash = createHash('sha256').update(name).digest('hex').slice(0, 10);
   const prefix = name.slice(0, 63 - hash.length - 1).replace(/[^A-Za-z0-9]+$/, '');
   return `${prefix}-${hash}`;
+}
+
+/**
+ * The node label (and annotation) of one object's upgrade step: `<prefix>.<ns>.<name>`, or, when
+ * that name part would pass the 63 characters of a label name, `<prefix>.<hash>`.
+ */
+export function upgradeStepKey(names: WorkloadNames, namespace: string, name: string): string {
+  const slash = names.upgradeLabelPrefix.indexOf('/');
+  const [domain, base] = slash >= 0 ? [names.upgradeLabelPrefix.slice(0, slash + 1), names.upgradeLabelPrefix.slice(slash + 1)] : ['', names.upgradeLabelPrefix];
+  const full = `${base}.${namespace}.${name}`;
+  if (full.length <= 63) return `${domain}${full}`;
+  return `${domain}${base}.${createHash('sha256').update(`${namespace}/${name}`).digest('hex').slice(0, 16)}`;
 }

@@ -22,7 +22,11 @@ import type { DeviceDriver, DeviceObject } from './driver.ts';
 import { errorMessage, isImmutableFieldError } from './failures.ts';
 import type { WorkloadNames } from './names.ts';
 import { consumersReadyCondition, moduleLoadedCondition, nodeMatches, readyCondition, type Condition, type Pod } from './status.ts';
+import { ConditionType, type NodeFailure } from './status-schema.ts';
 import type { StatusWriter } from './status-writer.ts';
+import { CONSUMERS_OFF_STEPS } from './upgrade.ts';
+import type { UpgradeRunner } from './upgrade-runner.ts';
+import { resolvePolicy } from './upgrade-schema.ts';
 
 export interface DeviceReconcilerDeps<R extends DeviceObject> {
   client: Client;
@@ -31,14 +35,22 @@ export interface DeviceReconcilerDeps<R extends DeviceObject> {
   driver: DeviceDriver<R>;
   names: WorkloadNames;
   status: StatusWriter<R>;
+  upgrades: UpgradeRunner;
 }
+
+/**
+ * While the module is not loaded everywhere (or not yet unloaded), KMM's worker pods are read again
+ * this often: they are not watched (the cache holds one pod informer, for the consumers), and a
+ * worker pod that starts failing changes nothing else the controller sees.
+ */
+const FAILURE_RECHECK_MS = 15_000;
 
 interface AppliedChild {
   what: string;
   created: boolean;
 }
 
-type UnloadProgress = { done: true } | { done: false; moduleLoaded: Condition; consumersReady: Condition };
+type UnloadProgress = { done: true } | { done: false; moduleLoaded: Condition; consumersReady: Condition; failures?: NodeFailure[] };
 
 export class DeviceReconciler<R extends DeviceObject> {
   readonly #client: Client;
@@ -48,6 +60,7 @@ export class DeviceReconciler<R extends DeviceObject> {
   readonly #type: ResourceType<R>;
   readonly #names: WorkloadNames;
   readonly #status: StatusWriter<R>;
+  readonly #upgrades: UpgradeRunner;
   /** Errors whose failure is already in the status. */
   readonly #reported = new WeakSet<object>();
 
@@ -59,6 +72,7 @@ export class DeviceReconciler<R extends DeviceObject> {
     this.#type = deps.driver.resource;
     this.#names = deps.names;
     this.#status = deps.status;
+    this.#upgrades = deps.upgrades;
   }
 
   readonly reconcile = async (request: Request, ctx: ReconcileContext): Promise<ReconcileResult | void> => {
@@ -102,10 +116,7 @@ export class DeviceReconciler<R extends DeviceObject> {
           module: undefined, consumers: undefined, pods: [],
         });
       }
-      return this.#status.write(obj, {
-        ready: { status: 'False', reason: 'Unloading', message: progress.moduleLoaded.message },
-        moduleLoaded: progress.moduleLoaded, consumersReady: progress.consumersReady, pods: this.#consumerPods(obj),
-      });
+      return this.#writeProgress(obj, { status: 'False', reason: 'Unloading', message: progress.moduleLoaded.message }, progress);
     }
     return this.#load(obj, spec, log);
   }
@@ -121,10 +132,13 @@ export class DeviceReconciler<R extends DeviceObject> {
 
   async #load(obj: R, spec: R['spec'], log: Logger): Promise<ReconcileResult | void> {
     const selector = this.#driver.selector(spec);
-    const wantModule = ownedModule(obj, this.#type, this.#driver.module(obj, spec), this.#names);
+    const version = this.#driver.version?.(spec) || undefined;
+    const wantModule = ownedModule(obj, this.#type, this.#driver.module(obj, spec), this.#names, version);
     const driverConsumers = this.#driver.consumers?.(obj, spec);
     const gate = consumerNodeSelector(obj, selector, !!wantModule.spec.devicePlugin);
-    const wantConsumers = driverConsumers && ownedConsumers(obj, this.#type, driverConsumers, this.#names, gate);
+    // Versioned: the upgrade keeps the consumers off the nodes it is working on.
+    const exclusion = version ? { key: this.#upgrades.stepKey(obj), values: CONSUMERS_OFF_STEPS } : undefined;
+    const wantConsumers = driverConsumers && ownedConsumers(obj, this.#type, driverConsumers, this.#names, gate, exclusion);
     let module = this.#cache.get(Modules, { namespace: obj.metadata.namespace, name: obj.metadata.name! });
     let consumers = wantConsumers && this.#cache.get<DaemonSet>(DaemonSets, { namespace: obj.metadata.namespace, name: wantConsumers.metadata.name! });
     const conflict = this.#notOurs(obj, module, 'Module') ?? this.#notOurs(obj, consumers, 'DaemonSet');
@@ -157,15 +171,36 @@ export class DeviceReconciler<R extends DeviceObject> {
     // Only the nodes the selector picks: a reconcile costs its own nodes, not the whole cluster.
     const nodes = this.#cache.list(Nodes, { labels: selector });
     const pods = this.#consumerPods(obj);
-    const moduleLoaded = moduleLoadedCondition(obj, selector, module, nodes);
+    let moduleLoaded = moduleLoadedCondition(obj, selector, module, nodes);
+    // KMM says what failed only in its worker pods: read them while the module is not loaded everywhere.
+    const failures = moduleLoaded.status === 'True' || !module ? [] : await this.#upgrades.workerFailures(obj);
+    if (failures.length > 0) {
+      const shown = failures.slice(0, 3).map((f) => f.message).join('; ');
+      // The counts part of the message only: "still loading" is not what is happening.
+      moduleLoaded = { status: 'False', reason: 'LoadFailed', message: `${moduleLoaded.message.split(';')[0]}; failing on ${failures.length} node(s): ${shown}${failures.length > 3 ? ` (and ${failures.length - 3} more, see status.loadFailures)` : ''}` };
+    }
+    let upgrade: Awaited<ReturnType<UpgradeRunner['step']>> | undefined;
+    if (version && module && !module.metadata.deletionTimestamp) {
+      upgrade = await this.#upgrades.step(obj, {
+        target: version, policy: resolvePolicy(this.#driver.upgradePolicy?.(spec)), nodes, pods,
+        devicePlugin: !!wantModule.spec.devicePlugin, hasConsumers: !!wantConsumers, failures,
+      }, log);
+    }
     const eligible = nodes.filter((n) => nodeMatches(n, gate)).length;
     const consumersReady: Condition = wantConsumers
       ? consumersReadyCondition(consumers, pods, eligible)
       : { status: 'True', reason: 'NoConsumers', message: 'this device runs no consumers' };
-    const extra = this.#driver.conditions?.(obj, spec, { module, consumers, pods, nodes });
-    return this.#status.write(obj, {
-      ready: readyCondition(moduleLoaded, consumersReady), moduleLoaded, consumersReady, module, consumers, pods, ...(extra ? { extra } : {}),
+    const extra = [...this.#driver.conditions?.(obj, spec, { module, consumers, pods, nodes }) ?? []];
+    if (upgrade) extra.push({ type: ConditionType.Upgrading, ...upgrade.condition });
+    else if (obj.status?.conditions?.some((c) => c.type === ConditionType.Upgrading)) {
+      extra.push({ type: ConditionType.Upgrading, status: 'False', reason: 'NoVersion', message: 'spec.version is not set: nothing to upgrade' });
+    }
+    const written = await this.#status.write(obj, {
+      ready: readyCondition(moduleLoaded, consumersReady), moduleLoaded, consumersReady, module, consumers, pods, extra,
+      upgrade: upgrade?.status, loadFailures: failures,
     });
+    const waits = [written?.requeueAfter, upgrade?.requeueAfterMs, failures.length || moduleLoaded.reason === 'Loading' ? FAILURE_RECHECK_MS : undefined].filter((w): w is number => w !== undefined);
+    return waits.length ? { requeueAfter: Math.min(...waits) } : written;
   }
 
   /** Applies the consumers when they differ; replaces them when an immutable field differs. */
@@ -206,6 +241,8 @@ export class DeviceReconciler<R extends DeviceObject> {
       return { done: false, moduleLoaded: { status: 'True', reason: 'Unloading', message }, consumersReady: { status: 'False', reason: 'Stopping', message } };
     }
     const module = this.#owned(obj, this.#cache.get(Modules, { namespace: obj.metadata.namespace, name: obj.metadata.name! }));
+    // No consumers left: the version and upgrade labels may go (KMM unloads with or without them).
+    await this.#upgrades.clearNodes(obj, log);
     if (module) {
       if (!module.metadata.deletionTimestamp) {
         await this.#delete(Modules, module).catch((err: unknown) => this.#writeFailed(obj, err, `KMM Module ${module.metadata.name} (delete)`));
@@ -214,7 +251,14 @@ export class DeviceReconciler<R extends DeviceObject> {
       }
       const loadedOn = module.status?.moduleLoader?.availableNumber;
       const message = `KMM is unloading the kernel module${loadedOn ? ` (still loaded on ${loadedOn} node(s))` : ''}`;
-      return { done: false, moduleLoaded: { status: 'True', reason: 'Unloading', message }, consumersReady: { status: 'False', reason: 'Stopped', message: 'consumers are stopped' } };
+      const consumersReady: Condition = { status: 'False', reason: 'Stopped', message: 'consumers are stopped' };
+      // An unload KMM cannot finish shows only in its worker pods, as a load does.
+      const failures = await this.#upgrades.workerFailures(obj);
+      if (failures.length > 0) {
+        const failing = `${message}; failing on ${failures.length} node(s): ${failures.slice(0, 3).map((f) => f.message).join('; ')}`;
+        return { done: false, moduleLoaded: { status: 'True', reason: 'UnloadFailed', message: failing }, consumersReady, failures };
+      }
+      return { done: false, moduleLoaded: { status: 'True', reason: 'Unloading', message }, consumersReady, failures };
     }
     return { done: true };
   }
@@ -223,10 +267,7 @@ export class DeviceReconciler<R extends DeviceObject> {
     if (!hasFinalizer(obj, this.#names.finalizer)) return;
     const progress = await this.#unload(obj, log);
     if (!progress.done) {
-      return this.#status.write(obj, {
-        ready: { status: 'False', reason: 'Deleting', message: `deleting: ${progress.moduleLoaded.message}` },
-        moduleLoaded: progress.moduleLoaded, consumersReady: progress.consumersReady, pods: this.#consumerPods(obj),
-      });
+      return this.#writeProgress(obj, { status: 'False', reason: 'Deleting', message: `deleting: ${progress.moduleLoaded.message}` }, progress);
     }
     try {
       await removeFinalizer(this.#client, this.#type, obj, this.#names.finalizer);
@@ -288,10 +329,18 @@ export class DeviceReconciler<R extends DeviceObject> {
   async #replaceModule(obj: R, why: string, log: Logger): Promise<ReconcileResult | void> {
     const progress = await this.#unload(obj, log, 'Replace');
     if (progress.done) return;
-    return this.#status.write(obj, {
-      ready: { status: 'False', reason: 'ReplacingModule', message: `replacing KMM Module ${obj.metadata.name} (${why}): ${progress.moduleLoaded.message}` },
-      moduleLoaded: progress.moduleLoaded, consumersReady: progress.consumersReady, pods: this.#consumerPods(obj),
+    return this.#writeProgress(obj, { status: 'False', reason: 'ReplacingModule', message: `replacing KMM Module ${obj.metadata.name} (${why}): ${progress.moduleLoaded.message}` }, progress);
+  }
+
+  /** The status of an unload step; while a worker pod fails, it is read again (KMM's pods are not watched). */
+  async #writeProgress(obj: R, ready: Condition, progress: UnloadProgress & { done: false }): Promise<ReconcileResult | void> {
+    const written = await this.#status.write(obj, {
+      ready, moduleLoaded: progress.moduleLoaded, consumersReady: progress.consumersReady, pods: this.#consumerPods(obj),
+      ...(progress.failures ? { loadFailures: progress.failures } : {}),
     });
+    // Only while KMM unloads (failures read): the consumers' own steps come back as pod events.
+    if (!progress.failures) return written;
+    return { requeueAfter: Math.min(written?.requeueAfter ?? FAILURE_RECHECK_MS, FAILURE_RECHECK_MS) };
   }
 
   /** One event per reconcile that changed children (not one per child), and one log line. */

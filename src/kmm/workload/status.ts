@@ -7,7 +7,7 @@ import { isModuleReadyOn } from '../labels.ts';
 import { moduleStatusSummary } from '../module.ts';
 import type { Module } from '../types.ts';
 import type { DaemonSet } from './children.ts';
-import { ConditionType, type DeviceStatus } from './status-schema.ts';
+import { ConditionType, MAX_LISTED_NODES, type DeviceStatus, type NodeFailure, type UpgradeStatus } from './status-schema.ts';
 
 /** What the status functions read of the device object. */
 type Owner = KubeObject & { status?: DeviceStatus | undefined };
@@ -95,6 +95,10 @@ export interface StatusInput {
   pods?: readonly Pod[];
   /** Conditions of the driver's own (DeviceDriver.conditions), set after the layer's. */
   extra?: readonly (Condition & { type: string })[];
+  /** The rollout of spec.version (undefined: unversioned, the field is dropped). */
+  upgrade?: UpgradeStatus | undefined;
+  /** Failing KMM worker pods. */
+  loadFailures?: readonly NodeFailure[];
 }
 
 /** The next status: conditions merged by metav1 rules (lastTransitionTime moves only on a flip). */
@@ -117,6 +121,11 @@ export function nextStatus(owner: Owner, input: StatusInput, now: Date): DeviceS
     status.consumers = input.pods.map((p) => p.metadata.name!).sort();
     status.consumersReady = input.pods.filter(isPodReady).length;
   }
+  if ('upgrade' in input) {
+    if (input.upgrade) status.upgrade = input.upgrade;
+    else delete status.upgrade;
+  }
+  if (input.loadFailures) status.loadFailures = input.loadFailures.slice(0, MAX_LISTED_NODES);
   if ('consumers' in input) status.consumersDesired = input.consumers?.status?.desiredNumberScheduled ?? 0;
   return status;
 }

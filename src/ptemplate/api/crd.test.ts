@@ -26,7 +26,7 @@ void describe('ptemplateCrd', () => {
     assert.deepEqual(crd.spec.versions.map((v) => [v.name, v.served, v.storage, v.subresources]), [['v1alpha1', true, true, { status: {} }]]);
   });
 
-  void it('has the printer columns Ready, Module-Avail, Module-Desired, Consumers-Ready, Consumers-Desired, State and Age', () => {
+  void it('has the printer columns Ready, Module-Avail, Module-Desired, Consumers-Ready, Consumers-Desired, State, Version, Upgraded (wide) and Age', () => {
     const columns = ptemplateCrd().spec.versions[0]?.additionalPrinterColumns ?? [];
     assert.deepEqual(columns.map((c) => [c.name, c.type, c.jsonPath]), [
       ['Ready', 'string', '.status.conditions[?(@.type=="Ready")].status'],
@@ -35,6 +35,8 @@ void describe('ptemplateCrd', () => {
       ['Consumers-Ready', 'integer', '.status.consumersReady'],
       ['Consumers-Desired', 'integer', '.status.consumersDesired'],
       ['State', 'string', '.spec.moduleState'],
+      ['Version', 'string', '.spec.version'],
+      ['Upgraded', 'integer', '.status.upgrade.done'],
       ['Age', 'date', '.metadata.creationTimestamp'],
     ]);
   });

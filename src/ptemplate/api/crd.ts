@@ -16,6 +16,8 @@ const printerColumns: readonly PrinterColumn[] = [
   { name: 'Consumers-Ready', type: 'integer', jsonPath: '.status.consumersReady', description: 'Consumer pods running and ready.' },
   { name: 'Consumers-Desired', type: 'integer', jsonPath: '.status.consumersDesired', description: 'Consumer pods that should run.' },
   { name: 'State', type: 'string', jsonPath: '.spec.moduleState', description: 'Requested module state: Loaded or Unloaded.' },
+  { name: 'Version', type: 'string', jsonPath: '.spec.version', description: 'The driver version being rolled out (spec.version).' },
+  { name: 'Upgraded', type: 'integer', jsonPath: '.status.upgrade.done', priority: 1, description: 'Nodes running spec.version with their consumers ready.' },
   { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
 ];
 

@@ -13,7 +13,7 @@ import {
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
 
 void describe('Ptemplate types', () => {
-  void it('derive a defaulted spec where only imagePullSecret, kernelMappings and tolerations may be absent', () => {
+  void it('derive a defaulted spec where only imagePullSecret, kernelMappings, tolerations, version and upgradePolicy may be absent', () => {
     true satisfies Equal<
       PtemplateSpec,
       {
@@ -32,6 +32,8 @@ void describe('Ptemplate types', () => {
           key?: string; operator?: '' | 'Equal' | 'Exists'; value?: string;
           effect?: '' | 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute'; tolerationSeconds?: number;
         }[];
+        version?: string;
+        upgradePolicy?: { maxUnavailable?: number | string; paused?: boolean; nodeTimeout?: string; maxFailedNodes?: number };
       }
     >;
     // A typed toleration is still a core/v1 one.
@@ -65,7 +67,7 @@ void describe('Ptemplate constants', () => {
   });
 
   void it('name the condition types and module states', () => {
-    assert.deepEqual(ConditionType, { Ready: 'Ready', ModuleLoaded: 'ModuleLoaded', ConsumersReady: 'ConsumersReady' });
+    assert.deepEqual(ConditionType, { Ready: 'Ready', ModuleLoaded: 'ModuleLoaded', ConsumersReady: 'ConsumersReady', Upgrading: 'Upgrading' });
     assert.deepEqual(ModuleState, { Loaded: 'Loaded', Unloaded: 'Unloaded' });
   });
 });

@@ -7,6 +7,7 @@ import { KERNEL_MODULE_NAME_PATTERN, MAX_KERNEL_MODULE_NAME_LENGTH } from '../..
 import { MAX_IMAGE_REFERENCE_LENGTH } from '../../kmm/image-reference.ts';
 import { MAX_KERNEL_MATCH_LENGTH } from '../../kmm/validation.ts';
 import { deviceStatusSchema, type DeviceCondition, type DeviceStatus } from '../../kmm/workload/status-schema.ts';
+import { upgradePolicySchema, versionSchema } from '../../kmm/workload/upgrade-schema.ts';
 import { s, tolerationSchema, type Infer, type InferInput } from '../../runtime/schema/index.ts';
 
 export { ConditionType, conditionSchema } from '../../kmm/workload/status-schema.ts';
@@ -114,6 +115,9 @@ export const specSchema = s.object({
   tolerations: s.array(tolerationSchema, {
     description: 'Tolerations for the kernel module loader, device plugin and consumer pods, so they run on tainted nodes. Tolerate node.kubernetes.io/unschedulable to keep the module loaded on cordoned nodes.',
   }).optional(),
+  // Driver upgrades (the KMM workload layer's fields): see "Upgrading the driver" in the README.
+  version: versionSchema.optional(),
+  upgradePolicy: upgradePolicySchema.optional(),
 }, { description: 'The desired state: where to load the ptemplate kernel module, with which parameters, and which consumers to run.' });
 
 /** The status the KMM workload layer writes (conditions, KMM's counts, the consumer pods). */

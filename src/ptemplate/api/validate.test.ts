@@ -266,3 +266,13 @@ void describe('validatePtemplate: inputs that got through before', () => {
     assert.deepEqual(validatePtemplate(pt, { kmmVersion: 'v2.7.0' }), [], 'KMM after 2.6.0 allows 41');
   });
 });
+
+void describe('validatePtemplate: version and upgradePolicy', () => {
+  void it('accepts a version with a policy, and refuses a version that is no label value or a bad policy, naming the field', () => {
+    assert.deepEqual(errorsOf({ version: 'v2.1', upgradePolicy: { maxUnavailable: '25%', paused: true, nodeTimeout: '15m', maxFailedNodes: 2 } }), []);
+    assert.deepEqual(errorsOf({ upgradePolicy: { maxUnavailable: 2 } }), []);
+    assert.deepEqual(errorsOf({ version: 'v 2' }).map((e) => e.field), ['spec.version']);
+    assertOneError(errorsOf({ upgradePolicy: { maxUnavailable: 'half' } }), 'spec.upgradePolicy.maxUnavailable', /number of nodes .* or a percentage/);
+    assertOneError(errorsOf({ upgradePolicy: { nodeTimeout: '0m' } }), 'spec.upgradePolicy.nodeTimeout', /positive duration/);
+  });
+});

@@ -3,6 +3,7 @@
 // then checks what the CRD schema says (an object stored under an older CRD, or a webhook request,
 // did not necessarily pass it) and what a schema cannot say. A missing pull secret is not checked
 // here: that needs the cache, so the reconciler does it.
+import { validateUpgradePolicy, type UpgradePolicyInput } from '../../kmm/workload/upgrade-schema.ts';
 import { Buffer } from 'node:buffer';
 import type { V1Toleration } from '@kubernetes/client-node';
 import { moduleParameter } from '../../kmm/module.ts';
@@ -40,7 +41,7 @@ export function validatePtemplate(obj: Ptemplate, options: KmmRuleOptions = {}):
 
   const spec = applyDefaults(specSchema, raw) as Record<string, unknown>;
   const schemaErrors = validateAgainst(specSchema, spec, 'spec');
-  const ruleErrors = validateRules(spec);
+  const ruleErrors = [...validateRules(spec), ...validateUpgradePolicy(spec.upgradePolicy as UpgradePolicyInput | undefined, 'spec.upgradePolicy')];
   // A rule's message is more precise than the schema's for the same field (e.g. bytes versus characters).
   const covered = new Set(ruleErrors.map((e) => e.field));
   return [...errors, ...schemaErrors.filter((e) => !covered.has(e.field)), ...ruleErrors];

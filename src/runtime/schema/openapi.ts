@@ -92,6 +92,11 @@ export function toOpenApi(schema: AnySchema): JsonSchemaProps {
       set(out, 'description', def.description);
       out['x-kubernetes-preserve-unknown-fields'] = true;
       break;
+    case 'intOrString':
+      out['x-kubernetes-int-or-string'] = true;
+      set(out, 'description', def.description);
+      // No type and no pattern: a structural schema allows neither here; the string form is checked in code (validateAgainst).
+      break;
     default:
       return unreachable(def);
   }

@@ -64,7 +64,13 @@ export interface UnknownObjectDef extends BaseDef {
   type: 'preserveUnknown';
 }
 
-export type SchemaDef = StringDef | NumericDef | BooleanDef | ObjectDef | MapDef | ArrayDef | UnknownObjectDef;
+/** An integer or a string (`x-kubernetes-int-or-string`), e.g. `2` or `"25%"`; `pattern` checks the string form. */
+export interface IntOrStringDef extends BaseDef {
+  type: 'intOrString';
+  pattern?: string | undefined;
+}
+
+export type SchemaDef = StringDef | NumericDef | BooleanDef | ObjectDef | MapDef | ArrayDef | UnknownObjectDef | IntOrStringDef;
 
 /**
  * One node of a schema. The type parameters exist for inference only:
@@ -291,5 +297,11 @@ function preserveUnknown(opts?: CommonOptions & { default?: unknown }): AnySchem
   return make({ ...common(opts), type: 'preserveUnknown' });
 }
 
+function intOrString(opts?: CommonOptions & { pattern?: string } & NoDefault): Schema<number | string, number | string, false, false>;
+function intOrString(opts: CommonOptions & { pattern?: string } & WithDefault<number | string>): Schema<number | string, number | string, false, true>;
+function intOrString(opts?: CommonOptions & { pattern?: string; default?: number | string }): AnySchema {
+  return make({ ...common(opts), type: 'intOrString', pattern: opts?.pattern });
+}
+
 /** The schema builders: `s.object({ name: s.string() })`. */
-export const s = Object.freeze({ string, integer, number, boolean, object, map, array, preserveUnknown });
+export const s = Object.freeze({ string, integer, number, boolean, object, map, array, preserveUnknown, intOrString });

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { s } from './schema.ts';
 import { fieldPath, validateAgainst } from './validate.ts';
+import { structuralErrors, toOpenApi } from './openapi.ts';
 
 function fields(errors: { field: string }[]): string[] {
   return errors.map((e) => e.field);
@@ -85,5 +86,18 @@ void describe('fieldPath', () => {
     assert.equal(fieldPath('', 'spec'), 'spec');
     assert.equal(fieldPath('spec', 'maxdev'), 'spec.maxdev');
     assert.equal(fieldPath('spec.selector', 'kubernetes.io/hostname'), 'spec.selector["kubernetes.io/hostname"]');
+  });
+});
+
+void describe('intOrString', () => {
+  void it('accepts a whole number or a string matching its pattern, renders as x-kubernetes-int-or-string without a type', () => {
+    const schema = s.object({ max: s.intOrString({ pattern: '^[0-9]+%$' }) });
+    assert.deepEqual(validateAgainst(schema, { max: 2 }, 'spec'), []);
+    assert.deepEqual(validateAgainst(schema, { max: '25%' }, 'spec'), []);
+    assert.deepEqual(validateAgainst(schema, { max: 'half' }, 'spec').map((e) => e.field), ['spec.max']);
+    assert.deepEqual(validateAgainst(schema, { max: true }, 'spec').map((e) => e.message), ['must be a whole number or a string, not boolean true']);
+    const props = toOpenApi(schema).properties?.max;
+    assert.deepEqual(props, { 'x-kubernetes-int-or-string': true });
+    assert.deepEqual(structuralErrors(toOpenApi(schema)), []);
   });
 });

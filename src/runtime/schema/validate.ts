@@ -38,6 +38,11 @@ function check(schema: AnySchema, value: unknown, path: string, errors: FieldErr
       return checkMap(def, value, path, errors);
     case 'array':
       return checkArray(def, value, path, errors);
+    case 'intOrString':
+      if (typeof value === 'number' && Number.isInteger(value)) return;
+      if (typeof value !== 'string') errors.push({ field: path, message: `must be a whole number or a string, not ${describeValue(value)}` });
+      else if (def.pattern !== undefined && !compiledPattern(def.pattern).test(value)) errors.push({ field: path, message: `must be a whole number or match ${def.pattern}` });
+      return;
     case 'preserveUnknown':
       if (!isPlainObject(value)) errors.push({ field: path, message: `must be an object, not ${describeValue(value)}` });
       return;
