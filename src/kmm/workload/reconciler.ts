@@ -16,7 +16,6 @@ import type { KubeObject } from '../../runtime/object.ts';
 import { getControllerOf } from '../../runtime/owners.ts';
 import { DaemonSets, Nodes, Pods, Secrets, type ResourceType } from '../../runtime/resource.ts';
 import { Modules } from '../resource.ts';
-import type { Module } from '../types.ts';
 import { consumerNodeSelector, immutableConsumersChange, immutableModuleChange, ownedConsumers, ownedModule, type DaemonSet } from './children.ts';
 import type { DeviceDriver, DeviceObject } from './driver.ts';
 import { errorMessage, isImmutableFieldError } from './failures.ts';
@@ -79,6 +78,7 @@ export class DeviceReconciler<R extends DeviceObject> {
     const obj = this.#cache.get(this.#type, request);
     if (!obj) {
       this.#status.forget(request);
+      this.#upgrades.forget(request);
       return;
     }
     try {
@@ -151,29 +151,35 @@ export class DeviceReconciler<R extends DeviceObject> {
     const moduleChange = module && !module.metadata.deletionTimestamp ? immutableModuleChange(wantModule, module) : undefined;
     if (moduleChange) return this.#replaceModule(obj, moduleChange, log);
     const applied: AppliedChild[] = [];
-    let writing = `KMM Module ${wantModule.metadata.name}`;
-    try {
-      // A Module still terminating from an earlier unload cannot be re-created (409): wait for its deletion event.
-      if (!module?.metadata.deletionTimestamp && needsApply(wantModule, module)) {
-        const result = await this.#client.applyWithResult(Modules, wantModule);
+    // The Module and the consumers are written side by side: neither needs the other's answer.
+    const writes: { what: string; run: Promise<void> }[] = [];
+    // A Module still terminating from an earlier unload cannot be re-created (409): wait for its deletion event.
+    if (!module?.metadata.deletionTimestamp && needsApply(wantModule, module)) {
+      writes.push({ what: `KMM Module ${wantModule.metadata.name}`, run: this.#client.applyWithResult(Modules, wantModule).then((result) => {
         module = result.object;
         applied.push({ what: `KMM Module ${wantModule.metadata.name}`, created: result.created });
-      }
-      if (wantConsumers) {
-        writing = `consumer DaemonSet ${wantConsumers.metadata.name}`;
-        consumers = await this.#applyConsumers(obj, wantConsumers, consumers, module, applied, log);
-      }
-    } catch (err) {
+      }) });
+    }
+    if (wantConsumers) {
+      const terminating = module?.metadata.deletionTimestamp;
+      writes.push({ what: `consumer DaemonSet ${wantConsumers.metadata.name}`, run: this.#applyConsumers(obj, wantConsumers, consumers, terminating, applied, log).then((result) => {
+        consumers = result;
+      }) });
+    }
+    const outcomes = await Promise.allSettled(writes.map((w) => w.run));
+    const failed = outcomes.findIndex((o) => o.status === 'rejected');
+    if (failed >= 0) {
       this.#reportApplied(obj, applied, log);
-      return this.#writeFailed(obj, err, writing);
+      return this.#writeFailed(obj, (outcomes[failed] as PromiseRejectedResult).reason, writes[failed]!.what);
     }
     this.#reportApplied(obj, applied, log);
     // Only the nodes the selector picks: a reconcile costs its own nodes, not the whole cluster.
     const nodes = this.#cache.list(Nodes, { labels: selector });
     const pods = this.#consumerPods(obj);
     let moduleLoaded = moduleLoadedCondition(obj, selector, module, nodes);
-    // KMM says what failed only in its worker pods: read them while the module is not loaded everywhere.
-    const failures = moduleLoaded.status === 'True' || !module ? [] : await this.#upgrades.workerFailures(obj);
+    // KMM says what failed only in its worker pods: read them while nodes that should have the
+    // module do not (not for a converged object, nor one no node is selected for: those cost nothing).
+    const failures = moduleLoaded.reason === 'Loading' ? await this.#upgrades.workerFailures(obj) : [];
     if (failures.length > 0) {
       const shown = failures.slice(0, 3).map((f) => f.message).join('; ');
       // The counts part of the message only: "still loading" is not what is happening.
@@ -204,7 +210,7 @@ export class DeviceReconciler<R extends DeviceObject> {
   }
 
   /** Applies the consumers when they differ; replaces them when an immutable field differs. */
-  async #applyConsumers(obj: R, want: DaemonSet, current: DaemonSet | undefined, module: Module | undefined, applied: AppliedChild[], log: Logger): Promise<DaemonSet | undefined> {
+  async #applyConsumers(obj: R, want: DaemonSet, current: DaemonSet | undefined, moduleTerminating: string | undefined, applied: AppliedChild[], log: Logger): Promise<DaemonSet | undefined> {
     if (current?.metadata.deletionTimestamp) return undefined;
     const change = current ? immutableConsumersChange(want, current) : undefined;
     if (change) {
@@ -213,7 +219,7 @@ export class DeviceReconciler<R extends DeviceObject> {
     }
     // No consumers while the old Module unloads: a consumer holding the device would make the
     // unload (modprobe -r) fail, and the old Module would never go away.
-    if (module?.metadata.deletionTimestamp || !needsApply(want, current)) return current;
+    if (moduleTerminating || !needsApply(want, current)) return current;
     try {
       const result = await this.#client.applyWithResult(DaemonSets, want);
       applied.push({ what: `consumer DaemonSet ${want.metadata.name}`, created: result.created });

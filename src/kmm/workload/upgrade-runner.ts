@@ -42,6 +42,8 @@ export interface UpgradeStepResult { status: UpgradeStatus; condition: Condition
 
 /** Node names we may not read or patch stay pending; a cordon check reads at most this many nodes beyond the budget per reconcile. */
 const MAX_CORDON_READS = 10;
+/** How old a worker-pod answer may be before it is asked again. */
+const WORKER_LIST_MAX_AGE_MS = 10_000;
 
 export class UpgradeRunner {
   readonly #deps: UpgradeRunnerDeps;
@@ -53,6 +55,8 @@ export class UpgradeRunner {
    * nor starts a node twice.
    */
   readonly #written = new Map<string, { baseRv: string | undefined; change: NodeChange }>();
+  /** The last worker-pod answer per object (see workerFailures). */
+  readonly #failures = new Map<string, { at: number; failures: NodeFailure[] }>();
 
   constructor(deps: UpgradeRunnerDeps) {
     this.#deps = deps;
@@ -63,10 +67,24 @@ export class UpgradeRunner {
     return upgradeStepKey(this.#deps.names, obj.metadata.namespace!, obj.metadata.name!);
   }
 
-  /** The failing KMM worker pods of this object's Module (one list request: KMM's pods are not in the cache). */
-  async workerFailures(obj: DeviceObject): Promise<NodeFailure[]> {
+  /**
+   * The failing KMM worker pods of this object's Module. KMM's pods are not in the cache, so this
+   * is a list request, made at most once per `maxAgeMs` per object: the reconciles of a rollout
+   * over a thousand nodes share one answer instead of listing once each.
+   */
+  async workerFailures(obj: DeviceObject, maxAgeMs = WORKER_LIST_MAX_AGE_MS): Promise<NodeFailure[]> {
+    const key = `${obj.metadata.namespace}/${obj.metadata.name}`;
+    const known = this.#failures.get(key);
+    if (known && this.#now() - known.at < maxAgeMs) return known.failures;
     const pods = await this.#deps.client.list<WorkerPod>(Pods, { namespace: obj.metadata.namespace, labelSelector: workerPodSelector(obj.metadata.name!) });
-    return workerFailures(pods.items);
+    const failures = workerFailures(pods.items);
+    this.#failures.set(key, { at: this.#now(), failures });
+    return failures;
+  }
+
+  /** The object is gone. */
+  forget(key: { namespace?: string | undefined; name: string }): void {
+    this.#failures.delete(`${key.namespace}/${key.name}`);
   }
 
   async step(obj: DeviceObject, input: UpgradeStepInput, log: Logger): Promise<UpgradeStepResult> {
