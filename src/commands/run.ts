@@ -9,6 +9,7 @@ import { startHttpEndpoints, type HttpEndpoints } from '../runtime/manager/http.
 import { loadCertSource, type CertSource } from '../runtime/tls/cert-source.ts';
 import { startWebhookServer } from '../runtime/webhook/server.ts';
 import { ptemplateWebhookHandlers } from '../ptemplate/webhook.ts';
+import { FIELD_MANAGER } from '../ptemplate/names.ts';
 
 export interface RunOptions {
   kubeConfig: KubeConfig;
@@ -58,7 +59,7 @@ export async function runOperator(options: RunOptions): Promise<void> {
   const election = options.leaderElection;
   const leaderGate = election?.enabled
     ? new LeaderElector({
-      kubeConfig: options.kubeConfig, registry, log: log.child({ component: 'leader-election' }),
+      kubeConfig: options.kubeConfig, registry, log: log.child({ component: 'leader-election' }), userAgent: `${FIELD_MANAGER}/leader-election`,
       namespace: election.namespace, name: election.id,
       leaseDurationMs: election.leaseDurationMs, renewDeadlineMs: election.renewDeadlineMs, retryPeriodMs: election.retryPeriodMs,
     })

@@ -59,7 +59,7 @@ export type EventClient = Pick<Client, 'create' | 'patch'>;
 
 export interface EventRecorderOptions {
   client: EventClient;
-  /** reportingController, e.g. `pt.example.com/ptemplate-operator`. */
+  /** reportingController, e.g. `example.com/my-operator`. */
   controller: string;
   /** reportingInstance, e.g. the pod name. At most 128 characters. */
   instance: string;

@@ -8,7 +8,7 @@ import {
   type JsonPatchOperation, type PatchClient,
 } from './finalizers.ts';
 
-const F = 'pt.example.com/cleanup';
+const F = 'example.com/cleanup';
 
 const cm = (finalizers?: string[], extra: Partial<KubeObject['metadata']> = {}): KubeObject =>
   deepFreeze({ kind: 'ConfigMap', metadata: { name: 'cfg', namespace: 'apps', resourceVersion: '10', ...(finalizers ? { finalizers } : {}), ...extra } });

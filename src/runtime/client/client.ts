@@ -14,8 +14,15 @@ import { KubeTransport, type HttpMethod } from './transport.ts';
 
 export type { WatchEvent };
 
+/** The field manager (and user agent) of a client that is given none. */
+export const DEFAULT_FIELD_MANAGER = 'operator-runtime';
+
 export interface ClientOptions {
-  /** Field manager for server-side apply. Default `ptemplate-operator`. */
+  /**
+   * Field manager for server-side apply, patches and updates: the name the API server records as
+   * owner of the fields this client writes. Default `operator-runtime` (DEFAULT_FIELD_MANAGER); an
+   * operator passes its own so its ownership is its own.
+   */
   fieldManager?: string;
   /** How often a 429 (or a 5xx with Retry-After) is retried after the wait the server asks for. Default 5. */
   maxRetries?: number;
@@ -23,6 +30,7 @@ export interface ClientOptions {
   requestTimeoutMs?: number;
   /** Registers `rest_client_requests_total` here when given. */
   registry?: Registry;
+  /** The User-Agent header (API server audit logs and metrics name the caller by it). Default: the field manager. */
   userAgent?: string;
   /**
    * Client-side rate limit (watches excluded), see RateLimitPolicy. Default `'none'`; the Manager
@@ -148,10 +156,10 @@ export class Client {
     this.#http = new KubeTransport(kubeConfig);
     this.#server = cluster.server.replace(/\/+$/, '');
     this.#host = new URL(this.#server).host;
-    this.fieldManager = options.fieldManager ?? 'ptemplate-operator';
+    this.fieldManager = options.fieldManager ?? DEFAULT_FIELD_MANAGER;
     this.#maxRetries = options.maxRetries ?? 5;
     this.#timeoutMs = options.requestTimeoutMs ?? 30_000;
-    this.#userAgent = options.userAgent ?? 'ptemplate-operator';
+    this.#userAgent = options.userAgent ?? this.fieldManager;
     this.#limiter = requestLimiter(options.rateLimit);
     if (options.registry) {
       const existing = options.registry.getSingleMetric('rest_client_requests_total');

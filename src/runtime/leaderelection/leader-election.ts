@@ -18,7 +18,7 @@ import { hostname } from 'node:os';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { Gauge, type Registry } from 'prom-client';
-import { Client } from '../client/client.ts';
+import { Client, DEFAULT_FIELD_MANAGER } from '../client/client.ts';
 import { isAlreadyExists, isConflict } from '../client/errors.ts';
 import { silentLogger } from '../log.ts';
 import type { LeaderGate } from '../manager/manager.ts';
@@ -61,6 +61,8 @@ export interface LeaderElectorOptions {
   /** The client for lease requests. Default: a dedicated client built from kubeConfig. */
   client?: Client;
   kubeConfig?: KubeConfig;
+  /** User agent of the dedicated client built from kubeConfig. Default `operator-runtime/leader-election`. */
+  userAgent?: string;
   /** Overrides client/kubeConfig (tests). */
   leases?: LeaseStore;
   /** Registers `leader_election_master_status{name}` here. */
@@ -163,7 +165,7 @@ export class LeaderElector implements LeaderGate {
       // A client of its own: a per-request timeout that leaves room for a retry before the
       // deadline, and no waiting out 429s (the next attempt comes soon anyway).
       this.#leases = clientLeaseStore(new Client(options.kubeConfig, {
-        maxRetries: 0, requestTimeoutMs: Math.max(this.renewDeadlineMs / 2, 1), userAgent: 'ptemplate-operator/leader-election',
+        maxRetries: 0, requestTimeoutMs: Math.max(this.renewDeadlineMs / 2, 1), userAgent: options.userAgent ?? `${DEFAULT_FIELD_MANAGER}/leader-election`,
         ...(options.registry ? { registry: options.registry } : {}),
       }));
     } else throw new Error('leader election needs a kubeConfig, a client or a lease store');

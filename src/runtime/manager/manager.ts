@@ -38,7 +38,10 @@ export interface ManagerOptions {
   registry?: Registry;
   /** Restrict namespaced informers to one namespace. */
   namespace?: string;
+  /** Field manager of the manager's client (ignored with `client`). Default `operator-runtime`. */
   fieldManager?: string;
+  /** User agent of the manager's client (ignored with `client`). Default: the field manager. */
+  userAgent?: string;
   leaderGate?: LeaderGate;
   /**
    * Client-side rate limit of the manager's client. Default `'server'`: no client-side bucket once
@@ -66,7 +69,9 @@ export class Manager {
     this.registry = options.registry ?? new Registry();
     if (options.client) this.client = options.client;
     else if (options.kubeConfig) {
-      this.client = new Client(options.kubeConfig, { registry: this.registry, fieldManager: options.fieldManager, rateLimit: options.rateLimit ?? DEFAULT_RATE_LIMIT });
+      this.client = new Client(options.kubeConfig, {
+        registry: this.registry, fieldManager: options.fieldManager, userAgent: options.userAgent, rateLimit: options.rateLimit ?? DEFAULT_RATE_LIMIT,
+      });
     }
     else throw new Error('Manager needs a kubeConfig or a client');
     this.cache = new Cache({ client: this.client, log: this.log, namespace: options.namespace });

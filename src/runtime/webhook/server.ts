@@ -198,7 +198,7 @@ export interface WebhookServerOptions {
   address: string;
   /** The serving certificate; a renewed one is served to new connections without a restart. */
   certSource: Pick<CertSource, 'tlsOptions' | 'attach'>;
-  /** Handlers by URL path, e.g. `/validate-pt-example-com-v1alpha1-ptemplate`. */
+  /** Handlers by URL path, e.g. `/validate-example-com-v1-widget`. */
   handlers: Readonly<Record<string, AdmissionHandler>>;
   log?: Logger;
   /** Registers controller-runtime's `controller_runtime_webhook_*` metrics here when given. */
