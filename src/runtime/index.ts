@@ -60,9 +60,13 @@ export {
   type AdmissionResult, type AdmissionReview, type WebhookServer, type WebhookServerOptions,
 } from './webhook/server.ts';
 export {
-  CaBundleInjector, ValidatingWebhookConfigurations, addCaBundleInjector, caBundlePatch, caBundlePermissions, encodeCaBundle,
-  type AddCaBundleInjectorOptions, type CaBundleInjectorOptions, type ValidatingWebhook, type ValidatingWebhookConfiguration,
+  CaBundleInjector, addCaBundleInjector, caBundlePatch, caBundlePermissions, encodeCaBundle,
+  type AddCaBundleInjectorOptions, type CaBundleInjectorOptions,
 } from './webhook/ca-bundle.ts';
+export {
+  ValidatingWebhookConfigurations,
+  type LabelSelector, type RuleWithOperations, type ValidatingWebhook, type ValidatingWebhookConfiguration, type WebhookClientConfig,
+} from './webhook/configuration.ts';
 export { CertSource, loadCertSource, type LoadCertSourceOptions } from './tls/cert-source.ts';
 export { generateSelfSigned, type SelfSignedCertificate, type SelfSignedOptions } from './tls/selfsigned.ts';
 
@@ -80,7 +84,8 @@ export { TerminalError, isTerminal } from './errors.ts';
 export { formatFieldErrors, type FieldError } from './field-error.ts';
 export { permission, permissionFor, permissionKeys, policyRules, type Permission, type PolicyRule, type Verb } from './rbac.ts';
 export { createLogger, silentLogger, type LogFormat, type LogOptions } from './log.ts';
-export { Backoff, aborted, delay } from './abortable.ts';
+export { aborted, delay } from './abort.ts';
+export { Backoff } from './backoff.ts';
 
 // Schemas: one declaration gives the types, the CRD, defaulting and validation.
 export * from './schema/index.ts';

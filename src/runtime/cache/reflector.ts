@@ -1,7 +1,8 @@
 // List-then-watch loop that keeps a Store equal to the server's state (client-go's Reflector).
 // It never gives up: a 410 Gone relists, any other failure re-watches after a jittered backoff.
 import type { Logger } from 'pino';
-import { Backoff, delay } from '../abortable.ts';
+import { delay } from '../abort.ts';
+import { Backoff } from '../backoff.ts';
 import type { Client } from '../client/client.ts';
 import { GoneError, NotFoundError } from '../client/errors.ts';
 import type { KubeObject } from '../object.ts';

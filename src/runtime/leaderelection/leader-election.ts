@@ -12,9 +12,6 @@
 //   lease duration). Losing is final: the process is expected to exit and start again.
 // - release() (graceful shutdown) writes an empty holder and a 1 s duration, so another replica
 //   takes over at its next retry instead of waiting for the lease to expire.
-import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { hostname } from 'node:os';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { Gauge, type Registry } from 'prom-client';
@@ -26,7 +23,10 @@ import { permission, type Permission } from '../rbac.ts';
 import { Leases } from '../resource.ts';
 import { clientLeaseStore, type Lease, type LeaseSpec, type LeaseStore } from './lease-store.ts';
 
+import { defaultIdentity } from './identity.ts';
+
 export { clientLeaseStore, type Lease, type LeaseSpec, type LeaseStore } from './lease-store.ts';
+export { SERVICE_ACCOUNT_NAMESPACE_FILE, defaultIdentity, defaultLeaseNamespace } from './identity.ts';
 
 export interface ElectorClock {
   /** Milliseconds on a monotonic scale: observations and deadlines. */
@@ -77,23 +77,6 @@ export interface LeaderElectorOptions {
 export function leaderElectionPermissions(): Permission[] {
   // watch: a standby follows the lease's renewals as they happen (see LeaseStore.watch).
   return [permission(Leases, ['get', 'create', 'update', 'watch'])];
-}
-
-/** Where a pod finds its own namespace (the service account token's mount). */
-export const SERVICE_ACCOUNT_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
-
-/** The lease's default namespace: POD_NAMESPACE, else the pod's service account namespace, else `default`. */
-export function defaultLeaseNamespace(env: NodeJS.ProcessEnv = process.env, namespaceFile = SERVICE_ACCOUNT_NAMESPACE_FILE): string {
-  if (env.POD_NAMESPACE) return env.POD_NAMESPACE;
-  try {
-    const fromFile = readFileSync(namespaceFile, 'utf8').trim();
-    if (fromFile) return fromFile;
-  } catch { /* not in a pod */ }
-  return 'default';
-}
-
-export function defaultIdentity(): string {
-  return `${process.env.POD_NAME || hostname()}_${randomUUID()}`;
 }
 
 const JITTER_FACTOR = 1.2;

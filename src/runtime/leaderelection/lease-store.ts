@@ -1,7 +1,7 @@
 // The Lease object and the calls leader election makes on it, over a Client.
 import type { Client } from '../client/client.ts';
 import { isNotFound } from '../client/errors.ts';
-import { delay } from '../abortable.ts';
+import { delay } from '../abort.ts';
 import type { KubeObject, ObjectKey } from '../object.ts';
 import { Leases } from '../resource.ts';
 

@@ -5,7 +5,7 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
-import { aborted } from '../abortable.ts';
+import { aborted } from '../abort.ts';
 import { Cache } from '../cache/cache.ts';
 import { Client } from '../client/client.ts';
 import type { RateLimitPolicy } from '../client/ratelimit.ts';
