@@ -17,7 +17,7 @@ export {
 export {
   AlreadyExistsError, ApiError, ConflictError, ForbiddenError, GoneError, InvalidError, NotFoundError, ServerError,
   TooManyRequestsError, UnauthorizedError, UnsupportedMediaTypeError,
-  apiErrorFrom, isAlreadyExists, isConflict, isGone, isNotFound, type Status, type StatusCause,
+  apiErrorFrom, ignoreNotFound, isAlreadyExists, isConflict, isGone, isNotFound, type Status, type StatusCause,
 } from './client/errors.ts';
 export { SERVER_PACED_FALLBACK, ServerPacedLimit, TokenBucket, type RateLimitPolicy, type RequestLimiter } from './client/ratelimit.ts';
 export type { WatchEvent, WatchEventType } from './client/watch.ts';
@@ -77,7 +77,9 @@ export {
   type Condition, type ConditionInput, type ConditionStatus,
 } from './conditions.ts';
 export { EventRecorder, objectReference, type EventRecorderOptions, type EventType, type ObjectReference } from './events.ts';
-export { addFinalizer, hasFinalizer, removeFinalizer, type PatchClient } from './finalizers.ts';
+export {
+  addFinalizer, finalize, hasFinalizer, removeFinalizer, type FinalizeOutcome, type FinalizerHandlers, type PatchClient,
+} from './finalizers.ts';
 export { AlreadyOwnedError, controllerRef, getControllerOf, isControlledBy, setControllerReference } from './owners.ts';
 export { StatusPacer, type StatusPacerOptions } from './status-pacer.ts';
 export { TerminalError, isTerminal } from './errors.ts';
