@@ -11,6 +11,7 @@ import { watchStream, type WatchEvent } from './watch.ts';
 import { permissionFor } from '../rbac.ts';
 import { requestLimiter, type RateLimitPolicy, type RequestLimiter } from './ratelimit.ts';
 import { KubeTransport, type HttpMethod } from './transport.ts';
+import { listAllPages } from './paginate.ts';
 
 export type { WatchEvent };
 
@@ -199,15 +200,7 @@ export class Client {
 
   /** Lists every page and returns all items with the resourceVersion of the list. */
   async listAll<T extends KubeObject>(rt: ResourceType<T>, opts: ListOptions = {}): Promise<ObjectList<T>> {
-    const items: T[] = [];
-    let page: ObjectList<T>;
-    let cont: string | undefined;
-    do {
-      page = await this.list(rt, { ...opts, limit: opts.limit ?? 500, continue: cont, resourceVersion: cont ? undefined : opts.resourceVersion });
-      items.push(...(page.items ?? []));
-      cont = page.metadata.continue || undefined;
-    } while (cont);
-    return { ...page, items };
+    return listAllPages((cont) => this.list(rt, { ...opts, limit: opts.limit ?? 500, continue: cont, resourceVersion: cont ? undefined : opts.resourceVersion }));
   }
 
   async create<T extends KubeObject>(rt: ResourceType<T>, obj: T, opts: WriteOptions = {}): Promise<T> {
