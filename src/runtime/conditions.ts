@@ -1,6 +1,7 @@
 // metav1.Condition helpers with apimachinery's semantics (meta.SetStatusCondition):
 // lastTransitionTime moves only when status flips. Every function returns new values and
 // never mutates its input, so it is safe on frozen objects from the cache.
+import { DNS_SUBDOMAIN_SOURCE, QUALIFIED_NAME_SOURCE } from './names.ts';
 
 export type ConditionStatus = 'True' | 'False' | 'Unknown';
 
@@ -21,7 +22,7 @@ export interface Condition {
 export type ConditionInput = Omit<Condition, 'lastTransitionTime'>;
 
 // The limits and patterns of metav1.Condition's OpenAPI validation.
-const typePattern = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$/;
+const typePattern = new RegExp(`^(${DNS_SUBDOMAIN_SOURCE}/)?(${QUALIFIED_NAME_SOURCE})$`);
 const typeMaxLength = 316;
 const reasonPattern = /^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$/;
 const reasonMaxLength = 1024;
