@@ -22,6 +22,7 @@ export {
   devicePluginReadyLabel,
   isDevicePluginReadyOn,
   isModuleReadyOn,
+  KMM_PREFIX,
   moduleReadyLabel,
   readyNodeSelector,
 } from './labels.ts';

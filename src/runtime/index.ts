@@ -4,13 +4,13 @@
 // Names not re-exported here are implementation details and may change.
 
 // Objects, resource types and the API client.
-export { clone, deepFreeze, keyOf, parseKey, type KubeObject, type ObjectKey, type ObjectList, type ObjectMeta, type OwnerReference } from './object.ts';
+export { clone, deepFreeze, isPlainObject, keyOf, parseKey, type KubeObject, type ObjectKey, type ObjectList, type ObjectMeta, type OwnerReference } from './object.ts';
 export {
   ConfigMaps, CustomResourceDefinitions, DaemonSets, Events, Leases, Namespaces, Nodes, Pods, Secrets, ServiceAccounts,
   apiVersionOf, defineResource, resourceId, resourcePath, type PathParts, type ResourceType,
 } from './resource.ts';
 export {
-  Client, RequestCounter, loadKubeConfig,
+  Client, DEFAULT_FIELD_MANAGER, RequestCounter, loadKubeConfig,
   type ApplyOptions, type ClientOptions, type DeleteOptions, type ListOptions, type PatchType, type RawRequest,
   type WatchOptions, type WriteOptions,
 } from './client/client.ts';
@@ -45,7 +45,11 @@ export { controllerMetrics, type ControllerMetrics } from './controller/metrics.
 export * from './workqueue/index.ts';
 
 // The manager, its HTTP endpoints and leader election.
-export { DEFAULT_RATE_LIMIT, Manager, type LeaderGate, type ManagerOptions, type Runnable } from './manager/manager.ts';
+export {
+  DEFAULT_RATE_LIMIT, Manager,
+  type LeaderElectionOptions, type LeaderGate, type ManagerOptions, type MetricsServerOptions, type Runnable, type ServerOptions,
+  type WebhookServerSettings,
+} from './manager/manager.ts';
 export { startHttpEndpoints, type HttpEndpoints, type HttpEndpointsOptions, type SecureServingOptions } from './manager/http.ts';
 export { DelegatingAuth, delegatedAuthPermissions, type DelegatingAuthOptions, type UserInfo } from './manager/auth.ts';
 export {
@@ -86,6 +90,16 @@ export { TerminalError, isTerminal } from './errors.ts';
 export { formatFieldErrors, type FieldError } from './field-error.ts';
 export { permission, permissionFor, permissionKeys, policyRules, type Permission, type PolicyRule, type Verb } from './rbac.ts';
 export { createLogger, silentLogger, type LogFormat, type LogOptions } from './log.ts';
+export { microTime, rfc3339 } from './time.ts';
+export { reuseMetric } from './metrics.ts';
+export { listAllPages } from './client/paginate.ts';
+export { listen, listenOn, parseAddress, type Listening } from './serving.ts';
+export {
+  APP_COMPONENT_LABEL, APP_INSTANCE_LABEL, APP_MANAGED_BY_LABEL, APP_NAME_LABEL, APP_PART_OF_LABEL, matchesLabels,
+} from './labels.ts';
+export {
+  DNS_LABEL_MAX_LENGTH, DNS_SUBDOMAIN_MAX_LENGTH, isDnsLabel, isDnsSubdomain, isLabelValue, qualifiedNameProblem,
+} from './names.ts';
 export { aborted, delay } from './abort.ts';
 export { Backoff } from './backoff.ts';
 

@@ -12,6 +12,7 @@ import { permissionFor } from '../rbac.ts';
 import { requestLimiter, type RateLimitPolicy, type RequestLimiter } from './ratelimit.ts';
 import { KubeTransport, type HttpMethod } from './transport.ts';
 import { listAllPages } from './paginate.ts';
+import { reuseMetric } from '../metrics.ts';
 
 export type { WatchEvent };
 
@@ -163,13 +164,13 @@ export class Client {
     this.#userAgent = options.userAgent ?? this.fieldManager;
     this.#limiter = requestLimiter(options.rateLimit);
     if (options.registry) {
-      const existing = options.registry.getSingleMetric('rest_client_requests_total');
-      this.#metric = (existing as Counter<'code' | 'method' | 'host'> | undefined) ?? new Counter({
+      const registry = options.registry;
+      this.#metric = reuseMetric(registry, 'rest_client_requests_total', Counter, () => new Counter({
         name: 'rest_client_requests_total',
         help: 'Number of HTTP requests, partitioned by status code, method, and host.',
         labelNames: ['code', 'method', 'host'],
-        registers: [options.registry],
-      });
+        registers: [registry],
+      }));
     }
   }
 

@@ -18,6 +18,8 @@ import { Gauge, type Registry } from 'prom-client';
 import { Client, DEFAULT_FIELD_MANAGER } from '../client/client.ts';
 import { isAlreadyExists, isConflict } from '../client/errors.ts';
 import { silentLogger } from '../log.ts';
+import { reuseMetric } from '../metrics.ts';
+import { microTime } from '../time.ts';
 import type { LeaderGate } from '../manager/manager.ts';
 import { permission, type Permission } from '../rbac.ts';
 import { Leases } from '../resource.ts';
@@ -89,10 +91,7 @@ interface Waker {
 }
 const METRIC = 'leader_election_master_status';
 
-/** RFC 3339 with microseconds, the format of metav1.MicroTime. */
-export function microTime(date: Date): string {
-  return date.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
-}
+export { microTime };
 
 function recordKey(spec: LeaseSpec | undefined): string {
   const s = spec ?? {};
@@ -156,13 +155,13 @@ export class LeaderElector implements LeaderGate {
     this.#clock = options.clock ?? realElectorClock;
     this.#random = options.random ?? Math.random;
     if (options.registry) {
-      const existing = options.registry.getSingleMetric(METRIC) as Gauge<'name'> | undefined;
-      this.#gauge = existing ?? new Gauge({
+      const registry = options.registry;
+      this.#gauge = reuseMetric(registry, METRIC, Gauge, () => new Gauge({
         name: METRIC,
         help: 'Whether this process leads the election named by `name`: 1 leading, 0 standing by.',
         labelNames: ['name'],
-        registers: [options.registry],
-      });
+        registers: [registry],
+      }));
       this.#gauge.set({ name: this.name }, 0);
     }
   }

@@ -7,11 +7,11 @@
 // the new one without a restart.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
-import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { silentLogger } from '../log.ts';
-import { listen, parseAddress } from '../manager/http.ts';
+import { reuseMetric } from '../metrics.ts';
+import { listenOn, parseAddress } from '../serving.ts';
 import type { CertSource } from '../tls/cert-source.ts';
 import {
   ADMISSION_API_VERSION, ADMISSION_REVIEW_KIND, DEFAULT_MAX_BODY_BYTES, REASONS, admissionResponse, admissionReviewProblem, deny,
@@ -50,22 +50,18 @@ interface WebhookMetrics {
   inFlight: Gauge<'webhook'>;
 }
 
-function reuse<M>(registry: Registry, name: string, make: () => M): M {
-  return (registry.getSingleMetric(name) as M | undefined) ?? make();
-}
-
 function webhookMetrics(registry: Registry): WebhookMetrics {
   const registers = [registry];
   return {
-    requests: reuse(registry, 'controller_runtime_webhook_requests_total', () => new Counter({
+    requests: reuseMetric(registry, 'controller_runtime_webhook_requests_total', Counter, () => new Counter({
       name: 'controller_runtime_webhook_requests_total', help: 'Admission requests answered, by webhook path and HTTP status code.',
       labelNames: ['webhook', 'code'], registers,
     })),
-    latency: reuse(registry, 'controller_runtime_webhook_latency_seconds', () => new Histogram({
+    latency: reuseMetric(registry, 'controller_runtime_webhook_latency_seconds', Histogram, () => new Histogram({
       name: 'controller_runtime_webhook_latency_seconds', help: 'Seconds from receiving an admission request to answering it, by webhook path.',
       labelNames: ['webhook'], registers,
     })),
-    inFlight: reuse(registry, 'controller_runtime_webhook_requests_in_flight', () => new Gauge({
+    inFlight: reuseMetric(registry, 'controller_runtime_webhook_requests_in_flight', Gauge, () => new Gauge({
       name: 'controller_runtime_webhook_requests_in_flight', help: 'Admission requests being answered right now, by webhook path.',
       labelNames: ['webhook'], registers,
     })),
@@ -212,29 +208,10 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
     else socket.destroy();
   });
 
-  const detach = options.certSource.attach(server);
-  try {
-    await listen(server, port, host);
-  } catch (err) {
-    detach();
-    throw err;
-  }
+  const listening = await listenOn(server, { host, port }, options.certSource.attach(server));
   server.on('error', (err) => log.error({ err }, 'webhook server error'));
 
-  const bound = server.address() as AddressInfo;
-  const url = `https://${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}`;
+  const url = `https://${listening.hostPort}`;
   log.info({ url, paths: [...handlers.keys()] }, 'serving admission webhooks');
-  let closing: Promise<void> | undefined;
-  return {
-    url,
-    port: bound.port,
-    close() {
-      closing ??= new Promise<void>((resolve) => {
-        detach();
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
-      return closing;
-    },
-  };
+  return { url, port: listening.port, close: () => listening.close() };
 }
