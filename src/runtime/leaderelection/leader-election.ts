@@ -346,7 +346,7 @@ export class LeaderElector implements LeaderGate {
       const current = await this.#leases.get(key, signal);
       if (!current) {
         const created = await this.#leases.create({
-          apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: key,
+          metadata: key,
           spec: { holderIdentity: this.identity, leaseDurationSeconds: durationSeconds, acquireTime: now, renewTime: now, leaseTransitions: 0 },
         }, signal);
         this.#observe(created);
