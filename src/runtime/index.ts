@@ -48,7 +48,7 @@ export * from './workqueue/index.ts';
 export {
   DEFAULT_RATE_LIMIT, Manager,
   type LeaderElectionOptions, type LeaderGate, type ManagerOptions, type MetricsServerOptions, type Runnable, type ServerOptions,
-  type WebhookServerSettings,
+  type ServingUrls, type WebhookServerSettings,
 } from './manager/manager.ts';
 export { startHttpEndpoints, type HttpEndpoints, type HttpEndpointsOptions, type SecureServingOptions } from './manager/http.ts';
 export { DelegatingAuth, delegatedAuthPermissions, type DelegatingAuthOptions, type UserInfo } from './manager/auth.ts';

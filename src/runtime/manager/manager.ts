@@ -14,9 +14,9 @@ import { LeaderElector, leaderElectionPermissions, type LeaderElectorOptions } f
 import { silentLogger } from '../log.ts';
 import type { Permission } from '../rbac.ts';
 import { delegatedAuthPermissions } from './auth.ts';
-import { startServers, type ServerOptions } from './servers.ts';
+import { startServers, type ServerOptions, type ServingUrls } from './servers.ts';
 
-export type { MetricsServerOptions, ServerOptions, WebhookServerSettings } from './servers.ts';
+export type { MetricsServerOptions, ServerOptions, ServingUrls, WebhookServerSettings } from './servers.ts';
 
 export interface Runnable {
   start(signal: AbortSignal): Promise<void>;
@@ -87,6 +87,7 @@ export class Manager {
   readonly #runnables: Runnable[] = [];
   readonly #leaderGate: LeaderGate | undefined;
   readonly #servers: ServerOptions;
+  readonly #urls: ServingUrls = {};
   readonly #declared: Permission[] = [];
   #started = false;
 
@@ -112,6 +113,11 @@ export class Manager {
     if (!options.kubeConfig) throw new Error('Manager: leaderElection needs kubeConfig');
     this.declarePermissions(...leaderElectionPermissions());
     return new LeaderElector({ ...election, kubeConfig: options.kubeConfig, registry: this.registry, log: this.log.child({ component: 'leader-election' }) });
+  }
+
+  /** Where the metrics, probe and webhook servers listen once the manager started (empty before; kept after it stopped). */
+  get serving(): Readonly<ServingUrls> {
+    return this.#urls;
   }
 
   controller(name: string): ControllerBuilder {
@@ -140,7 +146,7 @@ export class Manager {
   async start(signal: AbortSignal): Promise<void> {
     if (this.#started) throw new Error('manager already started');
     this.#started = true;
-    const stopServers = await startServers(this.#servers, { registry: this.registry, client: this.client, log: this.log, ready: () => this.cache.synced });
+    const stopServers = await startServers(this.#servers, { registry: this.registry, client: this.client, log: this.log, ready: () => this.cache.synced }, this.#urls);
     try {
       await this.#run(signal);
     } finally {

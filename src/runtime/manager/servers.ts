@@ -54,8 +54,18 @@ interface Context {
 
 const enabled = (address: string | undefined): address is string => !!address && address !== '0';
 
-/** Starts the configured servers; the returned function stops them. Rejects (stopping what started) when one cannot listen. */
-export async function startServers(options: ServerOptions, ctx: Context): Promise<() => Promise<void>> {
+/** Where the manager's servers listen, once started (the real port when 0 was asked for). */
+export interface ServingUrls {
+  /** e.g. `http://127.0.0.1:8080/metrics` */
+  metrics?: string;
+  /** e.g. `http://0.0.0.0:8081/readyz`; /healthz and /livez beside it. */
+  readyz?: string;
+  /** e.g. `https://0.0.0.0:9443`, without a path. */
+  webhook?: string;
+}
+
+/** Starts the configured servers, reporting where into `urls`; the returned function stops them. Rejects (stopping what started) when one cannot listen. */
+export async function startServers(options: ServerOptions, ctx: Context, urls: ServingUrls = {}): Promise<() => Promise<void>> {
   const { log, registry } = ctx;
   const closers: (() => Promise<void>)[] = [];
   const stop = async () => {
@@ -69,6 +79,7 @@ export async function startServers(options: ServerOptions, ctx: Context): Promis
         ...(hook.maxBodyBytes ? { maxBodyBytes: hook.maxBodyBytes } : {}),
       });
       closers.push(() => webhook.close());
+      urls.webhook = webhook.url;
       log.info({ url: webhook.url, certificate: hook.certSource.description }, 'serving the admission webhook');
     }
     const metrics = options.metrics;
@@ -84,11 +95,13 @@ export async function startServers(options: ServerOptions, ctx: Context): Promis
         ...(certSource ? { secure: { certSource, client: ctx.client, ...(metrics.auth ? { auth: metrics.auth } : {}) } } : {}),
       });
       closers.push(() => server.close());
+      urls.metrics = `${server.url}/metrics`;
       log.info({ url: `${server.url}/metrics`, ...(certSource ? { certificate: certSource.description, authorization: 'TokenReview+SubjectAccessReview' } : {}) }, 'serving metrics');
     }
     if (enabled(options.healthProbeBindAddress)) {
       const probes = await startHttpEndpoints({ address: options.healthProbeBindAddress, ready: ctx.ready });
       closers.push(() => probes.close());
+      urls.readyz = `${probes.url}/readyz`;
       log.info({ url: `${probes.url}/readyz` }, 'serving health probes');
     }
   } catch (err) {
