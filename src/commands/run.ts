@@ -4,11 +4,9 @@ import type { Logger } from 'pino';
 import type { RateLimitPolicy } from '../runtime/client/ratelimit.ts';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { createOperator } from '../ptemplate/operator.ts';
-import { LeaderElector } from '../runtime/leaderelection/leader-election.ts';
-import { startHttpEndpoints, type HttpEndpoints } from '../runtime/manager/http.ts';
-import { loadCertSource, type CertSource } from '../runtime/tls/cert-source.ts';
-import { startWebhookServer } from '../runtime/webhook/server.ts';
+import { loadCertSource } from '../runtime/tls/cert-source.ts';
 import { ptemplateWebhookHandlers } from '../ptemplate/webhook.ts';
+import { FIELD_MANAGER } from '../ptemplate/names.ts';
 
 export interface RunOptions {
   kubeConfig: KubeConfig;
@@ -56,58 +54,35 @@ export async function runOperator(options: RunOptions): Promise<void> {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const election = options.leaderElection;
-  const leaderGate = election?.enabled
-    ? new LeaderElector({
-      kubeConfig: options.kubeConfig, registry, log: log.child({ component: 'leader-election' }),
-      namespace: election.namespace, name: election.id,
-      leaseDurationMs: election.leaseDurationMs, renewDeadlineMs: election.renewDeadlineMs, retryPeriodMs: election.retryPeriodMs,
-    })
-    : undefined;
-  // The webhook serves on every replica (the API server may call any); only the leader patches the caBundle.
+  // Loaded here rather than by the manager: the caBundle injector serves the same certificate.
   const hook = options.webhook;
+  const service = hook ? `${hook.serviceName}.${hook.serviceNamespace}.svc` : '';
   const webhookCerts = hook
     ? await loadCertSource({
       certDir: hook.certDir, log: log.child({ component: 'webhook-tls' }),
-      selfSigned: { commonName: `${hook.serviceName}.${hook.serviceNamespace}.svc`, dnsNames: [`${hook.serviceName}.${hook.serviceNamespace}.svc`, `${hook.serviceName}.${hook.serviceNamespace}.svc.cluster.local`] },
+      selfSigned: { commonName: service, dnsNames: [service, `${service}.cluster.local`] },
     })
     : undefined;
-  const { manager, recorder } = createOperator({
-    ...(webhookCerts ? { webhookCertSource: webhookCerts } : {}),
-    kubeConfig: options.kubeConfig, log, registry, secureMetrics: !!options.metricsSecure,
-    ...(options.namespace ? { namespace: options.namespace } : {}),
-    ...(options.maxConcurrentReconciles ? { maxConcurrentReconciles: options.maxConcurrentReconciles } : {}),
-    ...(options.rateLimit ? { rateLimit: options.rateLimit } : {}),
-    ...(leaderGate ? { leaderGate } : {}),
-  });
-  log.info({ server: manager.client.server, namespace: options.namespace ?? '(all)' }, 'starting ptemplate-operator');
-
-  const endpoints: HttpEndpoints[] = [];
-  let certSource: CertSource | undefined;
   try {
-    if (hook && webhookCerts) {
-      const webhook = await startWebhookServer({ address: hook.address, certSource: webhookCerts, handlers: ptemplateWebhookHandlers(), log, registry });
-      endpoints.push(webhook);
-      log.info({ url: webhook.url, certificate: webhookCerts.description }, 'serving the admission webhook');
-    }
-    if (options.metricsAddress && options.metricsAddress !== '0') {
-      if (options.metricsSecure) certSource = await loadCertSource({ certDir: options.metricsCertDir, log: log.child({ component: 'metrics-tls' }) });
-      const metrics = await startHttpEndpoints({
-        address: options.metricsAddress, registry, log: log.child({ component: 'metrics' }),
-        ...(certSource ? { secure: { certSource, client: manager.client } } : {}),
-      });
-      endpoints.push(metrics);
-      log.info({ url: `${metrics.url}/metrics`, ...(certSource ? { certificate: certSource.description, authorization: 'TokenReview+SubjectAccessReview' } : {}) }, 'serving metrics');
-    }
-    if (options.probeAddress && options.probeAddress !== '0') {
-      const probes = await startHttpEndpoints({ address: options.probeAddress, ready: () => manager.cache.synced });
-      endpoints.push(probes);
-      log.info({ url: `${probes.url}/readyz` }, 'serving health probes');
-    }
+    const { manager, recorder } = createOperator({
+      kubeConfig: options.kubeConfig, log, registry,
+      metrics: { bindAddress: options.metricsAddress, secure: !!options.metricsSecure, certDir: options.metricsCertDir },
+      healthProbeBindAddress: options.probeAddress,
+      ...(hook && webhookCerts ? { webhookServer: { address: hook.address, certSource: webhookCerts, handlers: ptemplateWebhookHandlers() } } : {}),
+      ...(election?.enabled ? {
+        leaderElection: {
+          namespace: election.namespace, name: election.id, userAgent: `${FIELD_MANAGER}/leader-election`,
+          leaseDurationMs: election.leaseDurationMs, renewDeadlineMs: election.renewDeadlineMs, retryPeriodMs: election.retryPeriodMs,
+        },
+      } : {}),
+      ...(options.namespace ? { namespace: options.namespace } : {}),
+      ...(options.maxConcurrentReconciles ? { maxConcurrentReconciles: options.maxConcurrentReconciles } : {}),
+      ...(options.rateLimit ? { rateLimit: options.rateLimit } : {}),
+    });
+    log.info({ server: manager.client.server, namespace: options.namespace ?? '(all)' }, 'starting ptemplate-operator');
     await manager.start(options.signal);
     await recorder.flush();
   } finally {
-    await Promise.all(endpoints.map((e) => e.close()));
-    certSource?.close();
     webhookCerts?.close();
   }
   log.info('stopped');

@@ -4,6 +4,7 @@
 // at all, no CEL rules, and models loosely (x-kubernetes-preserve-unknown-fields) what it does not need
 // to model: env, volume mounts and volumes. Tolerations are typed and pruned, as in KMM's CRD (they reach
 // pod specs). Fields outside ./types.ts are pruned.
+import { APP_PART_OF_LABEL } from '../runtime/labels.ts';
 import type { KubeObject } from '../runtime/object.ts';
 import { CustomResourceDefinitions, apiVersionOf } from '../runtime/resource.ts';
 import { tolerationSchema, toOpenApi } from '../runtime/schema/index.ts';
@@ -108,7 +109,7 @@ export function moduleCrd(): KubeObject {
     kind: CustomResourceDefinitions.kind,
     metadata: {
       name: MODULE_CRD_NAME,
-      labels: { 'app.kubernetes.io/part-of': 'ptemplate-operator-dev' },
+      labels: { [APP_PART_OF_LABEL]: 'ptemplate-operator-dev' },
       annotations: {
         'kubernetes.io/description':
           'Development and test clusters only: a stand-in for the CRD Kernel Module Management (KMM) installs. ' +

@@ -1,5 +1,6 @@
-// The KMM (Kernel Module Management) API layer: Module types and resource, ready labels, the rules
-// KMM's webhook enforces, a Module builder, and a development CRD. Knows nothing of any one device.
+// The KMM (Kernel Module Management) layer: Module types and resource, ready labels, the rules
+// KMM's webhook enforces, a Module builder, a development CRD, and the workload layer a device
+// operator builds on. Knows nothing of any one device. Public as `ptemplate-operator/kmm`.
 export type {
   DaemonSetStatusCounts,
   DevicePluginContainerSpec,
@@ -21,6 +22,7 @@ export {
   devicePluginReadyLabel,
   isDevicePluginReadyOn,
   isModuleReadyOn,
+  KMM_PREFIX,
   moduleReadyLabel,
   readyNodeSelector,
 } from './labels.ts';
@@ -54,3 +56,20 @@ export {
   type WorkloadCounts,
 } from './module.ts';
 export { MODULE_CRD_NAME, moduleCrd } from './crd.ts';
+
+// The workload layer: a controller for a device resource that owns one KMM Module plus consumer
+// DaemonSets gated on KMM's node labels. A device operator implements DeviceDriver and calls
+// addDeviceController.
+export { addDeviceController, DEFAULT_MAX_CONCURRENT_RECONCILES, type DeviceController, type DeviceControllerOptions } from './workload/controller.ts';
+export type { DeviceDriver, DeviceObject, Observed } from './workload/driver.ts';
+export { DeviceReconciler, type DeviceReconcilerDeps } from './workload/reconciler.ts';
+export { ConditionType, conditionSchema, deviceStatusSchema, type DeviceCondition, type DeviceStatus } from './workload/status-schema.ts';
+export {
+  CONSUMER_COMPONENT, LABEL_COMPONENT, LABEL_INSTANCE, LABEL_MANAGED_BY, LABEL_NAME, MODULE_COMPONENT,
+  consumerPodSelector, labelValueFor, workloadNames, type WorkloadNames,
+} from './workload/names.ts';
+export {
+  commonLabels, consumerNodeSelector, immutableConsumersChange, immutableModuleChange, ownedConsumers, ownedModule, type DaemonSet,
+} from './workload/children.ts';
+export { childTransform, nodeTransform, pick, podTransform, secretTransform, type Shape } from './workload/cache-transforms.ts';
+export { DeviceMetrics } from './workload/metrics.ts';

@@ -3,7 +3,9 @@
 // the selector long before the module is loaded, and after it was unloaded.
 import type { ObjectMeta } from '../runtime/object.ts';
 
-const PREFIX = 'kmm.node.kubernetes.io/';
+/** The domain KMM's node labels, worker-pod labels and finalizer live under. */
+export const KMM_PREFIX = 'kmm.node.kubernetes.io/';
+const PREFIX = KMM_PREFIX;
 
 /** `kmm.node.kubernetes.io/<ns>.<name>.ready`: set (value "") on a node where the module is loaded. */
 export function moduleReadyLabel(namespace: string, name: string): string {

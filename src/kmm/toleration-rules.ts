@@ -3,6 +3,8 @@
 // schema did not necessarily pass a schema.
 import type { V1Toleration } from '@kubernetes/client-node';
 import type { FieldError } from '../runtime/field-error.ts';
+import { isLabelValue, qualifiedNameProblem } from '../runtime/names.ts';
+import { isPlainObject } from '../runtime/object.ts';
 
 /**
  * tolerationSeconds is an int64 in Kubernetes, but a JSON number arrives in JavaScript as a double, exact
@@ -15,24 +17,6 @@ export const MIN_TOLERATION_SECONDS = -Number.MAX_SAFE_INTEGER;
 
 const STRING_FIELDS = ['key', 'operator', 'value', 'effect'] as const;
 const KNOWN_FIELDS = new Set<string>([...STRING_FIELDS, 'tolerationSeconds']);
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-const QUALIFIED_NAME_RE = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
-const DNS_SUBDOMAIN_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-
-function qualifiedNameProblem(key: string): string | undefined {
-  const slash = key.indexOf('/');
-  const prefix = slash < 0 ? undefined : key.slice(0, slash);
-  const name = slash < 0 ? key : key.slice(slash + 1);
-  if (prefix !== undefined && (prefix.length > 253 || !DNS_SUBDOMAIN_RE.test(prefix))) return `prefix "${prefix}" is not a DNS subdomain`;
-  if (name.length > 63 || !QUALIFIED_NAME_RE.test(name)) {
-    return `"${name}" must be at most 63 letters, digits, "-", "_" or ".", starting and ending with a letter or digit`;
-  }
-  return undefined;
-}
 
 /** Field types and ranges of one toleration; the fields it has that Kubernetes does not know. */
 function typeErrors(t: Record<string, unknown>, at: string): FieldError[] {
@@ -66,7 +50,7 @@ export function validateTolerations(tolerations: readonly V1Toleration[] | undef
   if (!Array.isArray(list)) return [{ field, message: 'must be a list of tolerations' }];
   list.forEach((item: unknown, i) => {
     const at = `${field}[${i}]`;
-    if (!isObject(item)) {
+    if (!isPlainObject(item)) {
       errors.push({ field: at, message: 'must be an object (a Toleration)' });
       return;
     }
@@ -89,7 +73,7 @@ export function validateTolerations(tolerations: readonly V1Toleration[] | undef
     }
     if (operator === 'Equal') {
       const value = t.value ?? '';
-      if (value !== '' && (value.length > 63 || !QUALIFIED_NAME_RE.test(value))) {
+      if (!isLabelValue(value)) {
         errors.push({ field: `${at}.value`, message: `"${value}" is not a valid label value` });
       }
     } else if (operator === 'Exists') {

@@ -37,7 +37,7 @@
 // The device resource is per device kind: two device-plugin Modules of one kind on a node overwrite each other.
 import type { Cache } from '../runtime/cache/cache.ts';
 import type { Client } from '../runtime/client/client.ts';
-import { isAlreadyExists, isConflict, isNotFound } from '../runtime/client/errors.ts';
+import { ignoreNotFound, isAlreadyExists, isConflict, isNotFound } from '../runtime/client/errors.ts';
 import type { Controller, ReconcileContext, ReconcileResult, Request } from '../runtime/controller/controller.ts';
 import { addFinalizer, hasFinalizer, removeFinalizer } from '../runtime/finalizers.ts';
 import type { Manager } from '../runtime/manager/manager.ts';
@@ -168,11 +168,9 @@ export class SimulatedKmm {
         }, 'merge', { subresource: 'status' });
       }
     } else if (module && busy === 0 && hasFinalizer(module, KMM_MODULE_FINALIZER)) {
-      try {
-        await removeFinalizer(client, SimModules, module, KMM_MODULE_FINALIZER);
+      // Gone already: someone else removed the last finalizer.
+      if (await ignoreNotFound(removeFinalizer(client, SimModules, module, KMM_MODULE_FINALIZER))) {
         log.info('simulated KMM: unloaded everywhere, finalizer removed');
-      } catch (err) {
-        if (!isNotFound(err)) throw err;
       }
     }
   }

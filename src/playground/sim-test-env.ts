@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { ControlPlane } from '../testenv/control-plane.ts';
 import { Client } from '../runtime/client/client.ts';
-import { isNotFound } from '../runtime/client/errors.ts';
+import { ignoreNotFound, isNotFound } from '../runtime/client/errors.ts';
 import { Informer } from '../runtime/cache/informer.ts';
 import { createLogger, silentLogger } from '../runtime/log.ts';
 import type { KubeObject } from '../runtime/object.ts';
@@ -70,12 +70,7 @@ export async function patchNodeLabels(admin: Client, name: string, labels: Recor
 
 /** The worker pod KMM names `kmm-worker-<node>-<module>`, or undefined. */
 export async function workerPod(admin: Client, namespace: string, nodeName: string, moduleName: string): Promise<SimPod | undefined> {
-  try {
-    return await admin.get(Pods, { namespace, name: `kmm-worker-${nodeName}-${moduleName}` });
-  } catch (err) {
-    if (isNotFound(err)) return undefined;
-    throw err;
-  }
+  return ignoreNotFound(admin.get<SimPod>(Pods, { namespace, name: `kmm-worker-${nodeName}-${moduleName}` }));
 }
 
 export interface WorkerContainerStatus {

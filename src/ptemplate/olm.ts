@@ -6,7 +6,7 @@ import type { KubeObject } from '../runtime/object.ts';
 import type { PolicyRule } from '../runtime/rbac.ts';
 import type { JsonSchemaProps } from '../runtime/schema/index.ts';
 import { DaemonSets, type ResourceType } from '../runtime/resource.ts';
-import type { ValidatingWebhookConfiguration } from '../runtime/webhook/ca-bundle.ts';
+import type { ValidatingWebhookConfiguration } from '../runtime/webhook/configuration.ts';
 import { MODULE_CRD_NAME } from '../kmm/crd.ts';
 import { Modules } from '../kmm/resource.ts';
 import { DEFAULT_KMM_VERSION, MIN_KMM_VERSION, maxNameAndNamespaceLength, parseKmmVersion } from '../kmm/versions.ts';

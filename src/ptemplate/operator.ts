@@ -9,7 +9,7 @@ import type { RateLimitPolicy } from '../runtime/client/ratelimit.ts';
 import { EventRecorder } from '../runtime/events.ts';
 import { silentLogger } from '../runtime/log.ts';
 import { delegatedAuthPermissions } from '../runtime/manager/auth.ts';
-import { Manager, type LeaderGate } from '../runtime/manager/manager.ts';
+import { Manager, type LeaderElectionOptions, type LeaderGate, type MetricsServerOptions, type WebhookServerSettings } from '../runtime/manager/manager.ts';
 import type { Controller } from '../runtime/controller/controller.ts';
 import type { Permission } from '../runtime/rbac.ts';
 import { leaderElectionPermissions } from '../runtime/leaderelection/leader-election.ts';
@@ -40,6 +40,14 @@ export interface OperatorOptions {
   secureMetrics?: boolean;
   /** The admission webhook serves this certificate; the operator keeps the webhook configuration's caBundle in step. */
   webhookCertSource?: CertSource;
+  /** The manager's metrics server (see ManagerOptions). Default: none. */
+  metrics?: MetricsServerOptions;
+  /** The manager's health probes (see ManagerOptions). Default: none. */
+  healthProbeBindAddress?: string;
+  /** The manager's admission webhook server; its certificate also feeds the caBundle injector. Default: none. */
+  webhookServer?: WebhookServerSettings;
+  /** Leader election run by the manager (see ManagerOptions). Default: none. */
+  leaderElection?: LeaderElectionOptions;
 }
 
 /**
@@ -62,6 +70,8 @@ export function createOperator(options: OperatorOptions): Operator {
   const log = options.log ?? silentLogger;
   const manager = new Manager({
     kubeConfig: options.kubeConfig, log, fieldManager: FIELD_MANAGER,
+    metrics: options.metrics, healthProbeBindAddress: options.healthProbeBindAddress, webhookServer: options.webhookServer,
+    leaderElection: options.leaderElection,
     ...(options.registry ? { registry: options.registry } : {}),
     ...(options.namespace ? { namespace: options.namespace } : {}),
     ...(options.leaderGate ? { leaderGate: options.leaderGate } : {}),
@@ -73,8 +83,9 @@ export function createOperator(options: OperatorOptions): Operator {
   });
   if (options.secureMetrics) manager.declarePermissions(...delegatedAuthPermissions());
   if (options.leaderGate) manager.declarePermissions(...leaderElectionPermissions());
-  if (options.webhookCertSource) {
-    addCaBundleInjector(manager, { configurationName: PTEMPLATE_WEBHOOK_CONFIGURATION_NAME, certSource: options.webhookCertSource });
+  const webhookCerts = options.webhookServer?.certSource ?? options.webhookCertSource;
+  if (webhookCerts) {
+    addCaBundleInjector(manager, { configurationName: PTEMPLATE_WEBHOOK_CONFIGURATION_NAME, certSource: webhookCerts });
   }
   const { controller } = addDeviceController(manager, ptemplateDriver, { recorder, maxConcurrentReconciles: options.maxConcurrentReconciles });
   return { manager, recorder, controller };

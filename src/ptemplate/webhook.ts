@@ -4,9 +4,10 @@
 // registered, or deleted) the reconciler still reports the same errors as Ready=False/InvalidSpec.
 import { isDeepStrictEqual } from 'node:util';
 import { formatFieldErrors } from '../runtime/field-error.ts';
-import type { ObjectMeta } from '../runtime/object.ts';
+import { isPlainObject, type ObjectMeta } from '../runtime/object.ts';
 import { apiVersionOf } from '../runtime/resource.ts';
-import { encodeCaBundle, ValidatingWebhookConfigurations, type ValidatingWebhook, type ValidatingWebhookConfiguration } from '../runtime/webhook/ca-bundle.ts';
+import { encodeCaBundle } from '../runtime/webhook/ca-bundle.ts';
+import { ValidatingWebhookConfigurations, type ValidatingWebhook, type ValidatingWebhookConfiguration } from '../runtime/webhook/configuration.ts';
 import { allow, deny, invalid, type AdmissionHandler, type AdmissionRequest, type AdmissionResult } from '../runtime/webhook/server.ts';
 import { Ptemplates, type Ptemplate } from './api/schema.ts';
 import { validatePtemplate } from './api/validate.ts';
@@ -20,10 +21,6 @@ export const PTEMPLATE_WEBHOOK_CONFIGURATION_NAME = 'ptemplate-operator-validati
 /** The API server gives up on the webhook after this long (and, with failurePolicy Fail, refuses the write). */
 export const PTEMPLATE_WEBHOOK_TIMEOUT_SECONDS = 10;
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 function isPtemplateKind(request: AdmissionRequest): boolean {
   const k = request.kind;
   return k?.group === Ptemplates.group && k.version === Ptemplates.version && k.kind === Ptemplates.kind;
@@ -35,8 +32,8 @@ function isPtemplateKind(request: AdmissionRequest): boolean {
  */
 function reviewedPtemplate(request: AdmissionRequest): Ptemplate | undefined {
   const obj = request.object;
-  if (!isObject(obj)) return undefined;
-  const meta: ObjectMeta = isObject(obj.metadata) ? { ...(obj.metadata as ObjectMeta) } : {};
+  if (!isPlainObject(obj)) return undefined;
+  const meta: ObjectMeta = isPlainObject(obj.metadata) ? { ...(obj.metadata as ObjectMeta) } : {};
   if (!meta.namespace && request.namespace) meta.namespace = request.namespace;
   if (!meta.name && request.name) meta.name = request.name;
   return { ...obj, metadata: meta } as Ptemplate;
@@ -69,7 +66,7 @@ export const validatePtemplateAdmission: AdmissionHandler = (request): Admission
   if (errors.length === 0) return allow();
 
   if (request.operation === 'UPDATE') {
-    const old = isObject(request.oldObject) ? request.oldObject : undefined;
+    const old = isPlainObject(request.oldObject) ? request.oldObject : undefined;
     const deleting = Boolean(pt.metadata.deletionTimestamp);
     if (deleting || (old !== undefined && isDeepStrictEqual(old.spec, pt.spec))) {
       return allow(errors.map((e) => `${e.field}: ${e.message} (${ignoredUntilFixed})`));

@@ -83,7 +83,7 @@ void describe('validateCondition', () => {
     assert.throws(() => validateCondition({ ...ok, type: 'has space' }), /invalid condition type/);
     assert.throws(() => validateCondition({ ...ok, status: 'true' as Condition['status'] }), /invalid status/);
     assert.throws(() => validateCondition({ ...ok, observedGeneration: -1 }), /observedGeneration/);
-    assert.doesNotThrow(() => validateCondition({ ...ok, type: 'pt.example.com/ModuleLoaded' }));
+    assert.doesNotThrow(() => validateCondition({ ...ok, type: 'example.com/ModuleLoaded' }));
   });
 });
 

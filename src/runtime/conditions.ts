@@ -1,6 +1,8 @@
 // metav1.Condition helpers with apimachinery's semantics (meta.SetStatusCondition):
 // lastTransitionTime moves only when status flips. Every function returns new values and
 // never mutates its input, so it is safe on frozen objects from the cache.
+import { DNS_SUBDOMAIN_SOURCE, QUALIFIED_NAME_SOURCE } from './names.ts';
+import { rfc3339 } from './time.ts';
 
 export type ConditionStatus = 'True' | 'False' | 'Unknown';
 
@@ -21,19 +23,14 @@ export interface Condition {
 export type ConditionInput = Omit<Condition, 'lastTransitionTime'>;
 
 // The limits and patterns of metav1.Condition's OpenAPI validation.
-const typePattern = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$/;
+const typePattern = new RegExp(`^(${DNS_SUBDOMAIN_SOURCE}/)?(${QUALIFIED_NAME_SOURCE})$`);
 const typeMaxLength = 316;
 const reasonPattern = /^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$/;
 const reasonMaxLength = 1024;
 const messageMaxBytes = 32768;
 const statuses: ReadonlySet<string> = new Set(['True', 'False', 'Unknown']);
 
-/** Formats a time the way metav1.Time serializes: RFC3339, seconds precision, UTC. */
-export function rfc3339(time: Date | string | number): string {
-  const date = time instanceof Date ? time : new Date(time);
-  if (Number.isNaN(date.getTime())) throw new Error(`invalid time ${String(time)}`);
-  return date.toISOString().replace(/\.\d+Z$/, 'Z');
-}
+export { rfc3339 };
 
 /**
  * Throws when a condition would be rejected by the API server. A violation is a bug in the

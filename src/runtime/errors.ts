@@ -1,6 +1,7 @@
 // Errors with a meaning for the controller runtime.
 
-const terminalBrand = Symbol.for('ptemplate-operator.TerminalError');
+// A registered symbol, so two copies of the runtime in one process recognise each other's errors.
+const terminalBrand = Symbol.for('operator-runtime.TerminalError');
 
 /**
  * An error the controller must not retry (controller-runtime's reconcile.TerminalError):

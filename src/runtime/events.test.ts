@@ -68,7 +68,7 @@ function setup(options: Partial<EventRecorderOptions> = {}) {
   const clock = new FakeClock();
   const logs: { level: number; msg: string; err?: { message: string } }[] = [];
   const log = pino({ level: 'debug' }, { write: (line: string) => logs.push(JSON.parse(line) as (typeof logs)[number]) });
-  const recorder = new EventRecorder({ client, controller: 'pt.example.com/ptemplate-operator', instance: 'operator-0', clock, log, ...options });
+  const recorder = new EventRecorder({ client, controller: 'example.com/widget-operator', instance: 'operator-0', clock, log, ...options });
   return { client, clock, logs, recorder };
 }
 
@@ -90,7 +90,7 @@ void describe('EventRecorder', () => {
       apiVersion: 'events.k8s.io/v1',
       kind: 'Event',
       eventTime: '2026-01-02T03:04:05.678000Z',
-      reportingController: 'pt.example.com/ptemplate-operator',
+      reportingController: 'example.com/widget-operator',
       reportingInstance: 'operator-0',
       action: 'Binding',
       reason: 'Scheduled',

@@ -12,6 +12,7 @@
 import { randomInt } from 'node:crypto';
 import type { Client } from './client/client.ts';
 import { isAlreadyExists, isNotFound } from './client/errors.ts';
+import { microTime } from './time.ts';
 import { createLogger, type Logger } from './log.ts';
 import type { KubeObject, ObjectKey } from './object.ts';
 import { apiVersionOf, Events, type ResourceType } from './resource.ts';
@@ -59,7 +60,7 @@ export type EventClient = Pick<Client, 'create' | 'patch'>;
 
 export interface EventRecorderOptions {
   client: EventClient;
-  /** reportingController, e.g. `pt.example.com/ptemplate-operator`. */
+  /** reportingController, e.g. `example.com/my-operator`. */
   controller: string;
   /** reportingInstance, e.g. the pod name. At most 128 characters. */
   instance: string;
@@ -76,10 +77,7 @@ export interface EventRecorderOptions {
   log?: Logger;
 }
 
-/** metav1.MicroTime: RFC3339 with microseconds, UTC. */
-export function microTime(ms: number): string {
-  return new Date(ms).toISOString().replace(/Z$/, '000Z');
-}
+export { microTime };
 
 export const noteMaxBytes = 1024;
 const eventNameMax = 253;

@@ -1,14 +1,14 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConflictError, isConflict } from './client/errors.ts';
+import { ConflictError, NotFoundError, ignoreNotFound, isConflict } from './client/errors.ts';
 import { clone, deepFreeze, type KubeObject, type ObjectKey } from './object.ts';
 import { ConfigMaps, Namespaces, type ResourceType } from './resource.ts';
 import {
-  addFinalizer, addFinalizerPatch, finalizerPatch, hasFinalizer, removeFinalizer, removeFinalizerPatch,
+  addFinalizer, addFinalizerPatch, finalize, finalizerPatch, hasFinalizer, removeFinalizer, removeFinalizerPatch,
   type JsonPatchOperation, type PatchClient,
 } from './finalizers.ts';
 
-const F = 'pt.example.com/cleanup';
+const F = 'example.com/cleanup';
 
 const cm = (finalizers?: string[], extra: Partial<KubeObject['metadata']> = {}): KubeObject =>
   deepFreeze({ kind: 'ConfigMap', metadata: { name: 'cfg', namespace: 'apps', resourceVersion: '10', ...(finalizers ? { finalizers } : {}), ...extra } });
@@ -144,3 +144,68 @@ void describe('removeFinalizer', () => {
     assert.deepEqual(server.stored.metadata.finalizers, [F, 'someone-else']);
   });
 });
+
+void describe('finalize', () => {
+  const deleting = (finalizers: string[]) => cm(finalizers, { deletionTimestamp: '2024-05-01T12:00:00Z' });
+  const handlers = (cleanupDone = true) => {
+    const seen: { applied: KubeObject[]; cleaned: KubeObject[] } = { applied: [], cleaned: [] };
+    return {
+      seen,
+      apply: async (obj: KubeObject) => { seen.applied.push(obj); return 'reconciled'; },
+      cleanup: async (obj: KubeObject) => { seen.cleaned.push(obj); return cleanupDone; },
+    };
+  };
+
+  void it('adds the finalizer before applying, and applies the object that carries it', async () => {
+    const server = new FakeServer(cm(['a']));
+    const h = handlers();
+    assert.deepEqual(await finalize(server, ConfigMaps, cm(['a']), F, h), { phase: 'applied', result: 'reconciled' });
+    assert.equal(server.calls.length, 1);
+    assert.deepEqual(h.seen.applied.map((o) => o.metadata.finalizers), [['a', F]]);
+    assert.equal(h.seen.cleaned.length, 0);
+  });
+
+  void it('applies without a request when the finalizer is there', async () => {
+    const server = new FakeServer(cm([F]));
+    assert.equal((await finalize(server, ConfigMaps, cm([F]), F, handlers())).phase, 'applied');
+    assert.equal(server.calls.length, 0);
+  });
+
+  void it('cleans up a deleted object, then removes only its own finalizer', async () => {
+    const server = new FakeServer(deleting(['a', F]));
+    const h = handlers();
+    assert.deepEqual(await finalize(server, ConfigMaps, deleting(['a', F]), F, h), { phase: 'finalized' });
+    assert.deepEqual(server.stored.metadata.finalizers, ['a']);
+    assert.equal(h.seen.cleaned.length, 1);
+    assert.equal(h.seen.applied.length, 0);
+  });
+
+  void it('keeps the finalizer while cleanup is under way', async () => {
+    const server = new FakeServer(deleting([F]));
+    assert.deepEqual(await finalize(server, ConfigMaps, deleting([F]), F, handlers(false)), { phase: 'cleaning' });
+    assert.equal(server.calls.length, 0);
+  });
+
+  void it('leaves a deleted object without its finalizer alone', async () => {
+    const server = new FakeServer(deleting(['a']));
+    const h = handlers();
+    assert.deepEqual(await finalize(server, ConfigMaps, deleting(['a']), F, h), { phase: 'ignored' });
+    assert.equal(server.calls.length + h.seen.cleaned.length + h.seen.applied.length, 0);
+  });
+
+  void it('counts an object that vanished during removal as finalized, and passes a conflict on', async () => {
+    const gone: PatchClient = { patch: async () => { throw new NotFoundError(404, { reason: 'NotFound' }, 'PATCH', '/x'); } };
+    assert.deepEqual(await finalize(gone, ConfigMaps, deleting([F]), F, handlers()), { phase: 'finalized' });
+    const stale = new FakeServer(cm([], { resourceVersion: '11' }));
+    await assert.rejects(finalize(stale, ConfigMaps, cm([]), F, handlers()), isConflict);
+  });
+});
+
+void describe('ignoreNotFound', () => {
+  void it('turns NotFound into undefined and passes other errors and results on', async () => {
+    assert.equal(await ignoreNotFound(Promise.reject(new NotFoundError(404, { reason: 'NotFound' }, 'GET', '/x'))), undefined);
+    assert.equal(await ignoreNotFound(Promise.resolve(3)), 3);
+    await assert.rejects(ignoreNotFound(Promise.reject(new ConflictError(409, { reason: 'Conflict' }, 'PUT', '/x'))), isConflict);
+  });
+});
+

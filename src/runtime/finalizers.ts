@@ -9,6 +9,7 @@
 // The patch below always applies (`replace` of an existing field, `add` of a whole member),
 // leaving the resourceVersion precondition as the only way a stale object fails.
 import type { Client } from './client/client.ts';
+import { ignoreNotFound } from './client/errors.ts';
 import type { KubeObject } from './object.ts';
 import type { ResourceType } from './resource.ts';
 
@@ -75,6 +76,46 @@ export async function removeFinalizer<T extends KubeObject>(client: PatchClient,
   const patch = removeFinalizerPatch(obj, name);
   if (!patch) return obj;
   return client.patch(rt, keyFor(obj), patch, 'json');
+}
+
+/** What a finalizer-guarded reconcile does with the object in front of it. */
+export interface FinalizerHandlers<T extends KubeObject, R> {
+  /** The object is live and carries the finalizer (added first when missing): reconcile it. */
+  apply(obj: T): Promise<R>;
+  /**
+   * The object is being deleted and still carries the finalizer: release what it guards. Resolve
+   * true once that is done (the finalizer is then removed and the API server may delete the
+   * object), false while it is still under way (the finalizer stays; reconcile again later).
+   */
+  cleanup(obj: T): Promise<boolean>;
+}
+
+/** What finalize() did: `applied` with apply's result, `cleaning` (cleanup not done), `finalized` (finalizer removed), `ignored` (deleting without our finalizer). */
+export type FinalizeOutcome<R> =
+  | { phase: 'applied'; result: R }
+  | { phase: 'cleaning' }
+  | { phase: 'finalized' }
+  | { phase: 'ignored' };
+
+/**
+ * The add / clean up / remove flow of a finalizer, in the spirit of kube-rs's `finalizer()` and
+ * controller-runtime's Finalizers: a live object gets the finalizer before it is reconciled (so
+ * nothing it creates can outlive it unnoticed), a deleted one is cleaned up and then released.
+ * An object deleted without our finalizer is left alone (we never added it, or already removed
+ * it). Throws ConflictError when `obj` is stale (requeue and retry on a fresh read); an object
+ * that vanished while its finalizer was being removed counts as finalized.
+ */
+export async function finalize<T extends KubeObject, R>(
+  client: PatchClient, rt: ResourceType<T>, obj: T, name: string, handlers: FinalizerHandlers<T, R>,
+): Promise<FinalizeOutcome<R>> {
+  if (obj.metadata.deletionTimestamp) {
+    if (!hasFinalizer(obj, name)) return { phase: 'ignored' };
+    if (!(await handlers.cleanup(obj))) return { phase: 'cleaning' };
+    await ignoreNotFound(removeFinalizer(client, rt, obj, name));
+    return { phase: 'finalized' };
+  }
+  const guarded = await addFinalizer(client, rt, obj, name);
+  return { phase: 'applied', result: await handlers.apply(guarded) };
 }
 
 function keyFor(obj: KubeObject): { namespace?: string; name: string } {

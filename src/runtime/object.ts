@@ -73,3 +73,8 @@ export function deepFreeze<T>(value: T): T {
 export function clone<T>(value: T): T {
   return structuredClone(value);
 }
+
+/** A JSON object: not null, not an array (the check every decoder of untrusted input starts with). */
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

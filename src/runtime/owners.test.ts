@@ -4,8 +4,8 @@ import { deepFreeze, type KubeObject } from './object.ts';
 import { ConfigMaps, DaemonSets, defineResource, Namespaces, Nodes } from './resource.ts';
 import { AlreadyOwnedError, controllerRef, getControllerOf, isControlledBy, setControllerReference } from './owners.ts';
 
-const Ptemplates = defineResource({ group: 'pt.example.com', version: 'v1alpha1', kind: 'Ptemplate', plural: 'ptemplates', namespaced: true });
-const ClusterThings = defineResource({ group: 'pt.example.com', version: 'v1', kind: 'ClusterThing', plural: 'clusterthings', namespaced: false });
+const Widgets = defineResource({ group: 'example.com', version: 'v1alpha1', kind: 'Widget', plural: 'widgets', namespaced: true });
+const ClusterThings = defineResource({ group: 'example.com', version: 'v1', kind: 'ClusterThing', plural: 'clusterthings', namespaced: false });
 
 const owner: KubeObject = deepFreeze({ metadata: { name: 'demo', namespace: 'apps', uid: 'uid-owner' } });
 const child = (extra: Partial<KubeObject['metadata']> = {}): KubeObject =>
@@ -13,8 +13,8 @@ const child = (extra: Partial<KubeObject['metadata']> = {}): KubeObject =>
 
 void describe('controllerRef', () => {
   void it('points at the owner with controller and blockOwnerDeletion', () => {
-    assert.deepEqual(controllerRef(owner, Ptemplates), {
-      apiVersion: 'pt.example.com/v1alpha1', kind: 'Ptemplate', name: 'demo', uid: 'uid-owner', controller: true, blockOwnerDeletion: true,
+    assert.deepEqual(controllerRef(owner, Widgets), {
+      apiVersion: 'example.com/v1alpha1', kind: 'Widget', name: 'demo', uid: 'uid-owner', controller: true, blockOwnerDeletion: true,
     });
   });
 
@@ -24,54 +24,54 @@ void describe('controllerRef', () => {
   });
 
   void it('throws for an owner without uid', () => {
-    assert.throws(() => controllerRef({ metadata: { name: 'x' } }, Ptemplates), /has no uid/);
+    assert.throws(() => controllerRef({ metadata: { name: 'x' } }, Widgets), /has no uid/);
   });
 });
 
 void describe('setControllerReference', () => {
   void it('returns a copy with the controller reference and leaves the frozen child alone', () => {
     const input = child();
-    const out = setControllerReference(owner, Ptemplates, input, DaemonSets);
+    const out = setControllerReference(owner, Widgets, input, DaemonSets);
     assert.notEqual(out, input);
-    assert.deepEqual(out.metadata.ownerReferences, [controllerRef(owner, Ptemplates)]);
+    assert.deepEqual(out.metadata.ownerReferences, [controllerRef(owner, Widgets)]);
     assert.equal(input.metadata.ownerReferences, undefined);
   });
 
   void it('keeps other non-controller references', () => {
     const other = { apiVersion: 'v1', kind: 'ConfigMap', name: 'cfg', uid: 'uid-cfg' };
-    const out = setControllerReference(owner, Ptemplates, child({ ownerReferences: [other] }), DaemonSets);
-    assert.deepEqual(out.metadata.ownerReferences, [other, controllerRef(owner, Ptemplates)]);
+    const out = setControllerReference(owner, Widgets, child({ ownerReferences: [other] }), DaemonSets);
+    assert.deepEqual(out.metadata.ownerReferences, [other, controllerRef(owner, Widgets)]);
   });
 
   void it('is idempotent when the owner already controls the child', () => {
-    const once = setControllerReference(owner, Ptemplates, child(), DaemonSets);
-    const twice = setControllerReference(owner, Ptemplates, once, DaemonSets);
+    const once = setControllerReference(owner, Widgets, child(), DaemonSets);
+    const twice = setControllerReference(owner, Widgets, once, DaemonSets);
     assert.deepEqual(twice, once);
   });
 
   void it('replaces a reference to the same owner name, taking over a recreated owner\'s uid', () => {
-    const stale = { apiVersion: 'pt.example.com/v1beta1', kind: 'Ptemplate', name: 'demo', uid: 'uid-old', controller: true };
-    const out = setControllerReference(owner, Ptemplates, child({ ownerReferences: [stale] }), DaemonSets);
-    assert.deepEqual(out.metadata.ownerReferences, [controllerRef(owner, Ptemplates)]);
+    const stale = { apiVersion: 'example.com/v1beta1', kind: 'Widget', name: 'demo', uid: 'uid-old', controller: true };
+    const out = setControllerReference(owner, Widgets, child({ ownerReferences: [stale] }), DaemonSets);
+    assert.deepEqual(out.metadata.ownerReferences, [controllerRef(owner, Widgets)]);
   });
 
   void it('throws AlreadyOwnedError when another object is the controller', () => {
-    const other = { apiVersion: 'pt.example.com/v1alpha1', kind: 'Ptemplate', name: 'someone-else', uid: 'uid-2', controller: true };
+    const other = { apiVersion: 'example.com/v1alpha1', kind: 'Widget', name: 'someone-else', uid: 'uid-2', controller: true };
     assert.throws(
-      () => setControllerReference(owner, Ptemplates, child({ ownerReferences: [other] }), DaemonSets),
-      (err: unknown) => err instanceof AlreadyOwnedError && err.existing.uid === 'uid-2' && /already owned by another Ptemplate controller someone-else/.test(err.message),
+      () => setControllerReference(owner, Widgets, child({ ownerReferences: [other] }), DaemonSets),
+      (err: unknown) => err instanceof AlreadyOwnedError && err.existing.uid === 'uid-2' && /already owned by another Widget controller someone-else/.test(err.message),
     );
   });
 
   void it('rejects a child in another namespace', () => {
-    assert.throws(() => setControllerReference(owner, Ptemplates, child({ namespace: 'other' }), DaemonSets), /cross-namespace owner references are disallowed/);
-    assert.throws(() => setControllerReference(owner, Ptemplates, child({ namespace: undefined }), DaemonSets), /cross-namespace/);
+    assert.throws(() => setControllerReference(owner, Widgets, child({ namespace: 'other' }), DaemonSets), /cross-namespace owner references are disallowed/);
+    assert.throws(() => setControllerReference(owner, Widgets, child({ namespace: undefined }), DaemonSets), /cross-namespace/);
   });
 
   void it('rejects a cluster-scoped child of a namespaced owner', () => {
     const node = deepFreeze({ metadata: { name: 'node-1' } });
-    assert.throws(() => setControllerReference(owner, Ptemplates, node, Nodes), /cluster-scoped Node node-1 must not have a namespace-scoped owner/);
-    assert.throws(() => setControllerReference(owner, Ptemplates, node, { namespaced: false }), /must not have a namespace-scoped owner/);
+    assert.throws(() => setControllerReference(owner, Widgets, node, Nodes), /cluster-scoped Node node-1 must not have a namespace-scoped owner/);
+    assert.throws(() => setControllerReference(owner, Widgets, node, { namespaced: false }), /must not have a namespace-scoped owner/);
   });
 
   void it('lets a cluster-scoped owner control namespaced and cluster-scoped children', () => {
@@ -88,12 +88,12 @@ void describe('getControllerOf and isControlledBy', () => {
 
   void it('finds only the reference marked controller', () => {
     assert.equal(getControllerOf(child({ ownerReferences: [plain] })), undefined);
-    const owned = setControllerReference(owner, Ptemplates, child({ ownerReferences: [plain] }), DaemonSets);
+    const owned = setControllerReference(owner, Widgets, child({ ownerReferences: [plain] }), DaemonSets);
     assert.equal(getControllerOf(owned)?.name, 'demo');
   });
 
   void it('compares by uid', () => {
-    const owned = setControllerReference(owner, Ptemplates, child(), DaemonSets);
+    const owned = setControllerReference(owner, Widgets, child(), DaemonSets);
     assert.equal(isControlledBy(owned, owner), true);
     assert.equal(isControlledBy(owned, { metadata: { name: 'demo', namespace: 'apps', uid: 'uid-recreated' } }), false);
     assert.equal(isControlledBy(owned, { metadata: { name: 'demo', namespace: 'apps' } }), false);

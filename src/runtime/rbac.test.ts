@@ -6,7 +6,7 @@ import { ConfigMaps, DaemonSets, Namespaces } from './resource.ts';
 void describe('permissionFor', () => {
   void it('maps client verbs and paths to RBAC verbs and resources', () => {
     assert.equal(permissionFor('APPLY', '/apis/apps/v1/namespaces/x/daemonsets/ds'), 'patch apps/daemonsets');
-    assert.equal(permissionFor('APPLY', '/apis/pt.example.com/v1alpha1/namespaces/x/ptemplates/p/status'), 'patch pt.example.com/ptemplates/status');
+    assert.equal(permissionFor('APPLY', '/apis/example.com/v1alpha1/namespaces/x/widgets/p/status'), 'patch example.com/widgets/status');
     assert.equal(permissionFor('LIST', '/api/v1/pods'), 'list /pods');
     assert.equal(permissionFor('WATCH', '/api/v1/namespaces/x/pods'), 'watch /pods');
     assert.equal(permissionFor('GET', '/api/v1/namespaces/x'), 'get /namespaces');

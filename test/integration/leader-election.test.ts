@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
 import { Registry, type Gauge } from 'prom-client';
-import { aborted } from '../../src/runtime/abortable.ts';
+import { aborted } from '../../src/runtime/abort.ts';
 import { Client, type RawRequest } from '../../src/runtime/client/client.ts';
 import { LeaderElector, type Lease } from '../../src/runtime/leaderelection/leader-election.ts';
 import { Manager } from '../../src/runtime/manager/manager.ts';

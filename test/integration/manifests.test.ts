@@ -262,7 +262,8 @@ void describe('generated RBAC, evaluated by the API server', () => {
       roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: METRICS_READER_ROLE_NAME },
       subjects: [{ kind: 'ServiceAccount', name: 'prometheus', namespace }],
     });
-    assert.ok(await saMayUrl(namespace, 'prometheus', 'get', '/metrics'));
+    // The API server's RBAC authorizer sees the new binding through its own watch: wait for it.
+    await waitFor(() => saMayUrl(namespace, 'prometheus', 'get', '/metrics'), { what: 'the metrics-reader binding in effect' });
     assert.equal(await saMayUrl(namespace, 'prometheus', 'get', '/debug/pprof'), false);
     assert.equal(await allowed(`system:serviceaccount:${namespace}:prometheus`, namespace, {
       resourceAttributes: { verb: 'list', group: 'pt.example.com', resource: 'ptemplates' },

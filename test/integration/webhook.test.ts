@@ -17,9 +17,8 @@ import { InvalidError, NotFoundError } from '../../src/runtime/client/errors.ts'
 import { Manager } from '../../src/runtime/manager/manager.ts';
 import { CustomResourceDefinitions, Namespaces } from '../../src/runtime/resource.ts';
 import { CertSource } from '../../src/runtime/tls/cert-source.ts';
-import {
-  addCaBundleInjector, encodeCaBundle, ValidatingWebhookConfigurations, type ValidatingWebhookConfiguration,
-} from '../../src/runtime/webhook/ca-bundle.ts';
+import { addCaBundleInjector, encodeCaBundle } from '../../src/runtime/webhook/ca-bundle.ts';
+import { ValidatingWebhookConfigurations, type ValidatingWebhookConfiguration } from '../../src/runtime/webhook/configuration.ts';
 import { startWebhookServer, type WebhookServer } from '../../src/runtime/webhook/server.ts';
 import { ControlPlane } from '../../src/testenv/control-plane.ts';
 import { waitFor } from '../support/wait.ts';

@@ -11,24 +11,16 @@ import {
   validateImageReference, validateKernelMapping, validateModuleIdentity, validateTolerations, type KmmRuleOptions,
 } from '../../kmm/validation.ts';
 import type { FieldError } from '../../runtime/field-error.ts';
+import { DNS_LABEL_MAX_LENGTH, DNS_SUBDOMAIN_MAX_LENGTH, isDnsSubdomain, isLabelValue } from '../../runtime/names.ts';
+import { isPlainObject } from '../../runtime/object.ts';
 import { applyDefaults, fieldPath, validateAgainst } from '../../runtime/schema/index.ts';
 import { MAX_DEFAULT_MSG_BYTES, MAX_DEVICES, specSchema, type Ptemplate } from './schema.ts';
 
 /** Suffix of the consumer DaemonSet's name: `<name>-consumer`. */
 export const CONSUMER_SUFFIX = '-consumer';
 
-const DNS_SUBDOMAIN_MAX = 253;
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-const LABEL_NAME_MAX = 63;
-const LABEL_NAME = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
-
-function isDnsSubdomain(value: string): boolean {
-  return value.length <= DNS_SUBDOMAIN_MAX && DNS_SUBDOMAIN.test(value);
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
+const DNS_SUBDOMAIN_MAX = DNS_SUBDOMAIN_MAX_LENGTH;
+const LABEL_NAME_MAX = DNS_LABEL_MAX_LENGTH;
 
 /**
  * Everything wrong with `obj`, as field errors naming the field and what would be right; empty when it is valid.
@@ -37,7 +29,7 @@ function isObject(value: unknown): value is Record<string, unknown> {
 export function validatePtemplate(obj: Ptemplate, options: KmmRuleOptions = {}): FieldError[] {
   const errors = validateMetadata(obj, options);
   const raw: unknown = obj.spec;
-  if (!isObject(raw)) return [...errors, { field: 'spec', message: 'is required: at least {selector: {...}}' }];
+  if (!isPlainObject(raw)) return [...errors, { field: 'spec', message: 'is required: at least {selector: {...}}' }];
 
   const spec = applyDefaults(specSchema, raw) as Record<string, unknown>;
   const schemaErrors = validateAgainst(specSchema, spec, 'spec');
@@ -50,8 +42,8 @@ export function validatePtemplate(obj: Ptemplate, options: KmmRuleOptions = {}):
 function validateMetadata(obj: Ptemplate, options: KmmRuleOptions): FieldError[] {
   const errors: FieldError[] = [];
   const meta: unknown = obj.metadata;
-  const name = isObject(meta) && typeof meta.name === 'string' ? meta.name : '';
-  const namespace = isObject(meta) && typeof meta.namespace === 'string' ? meta.namespace : '';
+  const name = isPlainObject(meta) && typeof meta.name === 'string' ? meta.name : '';
+  const namespace = isPlainObject(meta) && typeof meta.namespace === 'string' ? meta.namespace : '';
   if (name === '') {
     errors.push({ field: 'metadata.name', message: 'is required' });
   } else if (!isDnsSubdomain(name)) {
@@ -79,7 +71,7 @@ function validateMetadata(obj: Ptemplate, options: KmmRuleOptions): FieldError[]
 function validateRules(spec: Record<string, unknown>): FieldError[] {
   const errors: FieldError[] = [];
 
-  if (isObject(spec.selector)) {
+  if (isPlainObject(spec.selector)) {
     for (const [key, value] of Object.entries(spec.selector)) {
       const field = fieldPath('spec.selector', key);
       const keyProblem = labelKeyProblem(key);
@@ -119,14 +111,14 @@ function validateRules(spec: Record<string, unknown>): FieldError[] {
 
   if (Array.isArray(spec.kernelMappings)) {
     spec.kernelMappings.forEach((mapping: unknown, i) => {
-      if (!isObject(mapping)) return;
+      if (!isPlainObject(mapping)) return;
       const fields = { regexp: mapping.regexp, literal: mapping.literal, containerImage: mapping.containerImage };
       if (Object.values(fields).some((v) => v !== undefined && typeof v !== 'string')) return;
       errors.push(...validateKernelMapping(fields as { regexp?: string; literal?: string; containerImage?: string }, `spec.kernelMappings[${i}]`));
     });
   }
 
-  if (isObject(spec.imagePullSecret) && typeof spec.imagePullSecret.name === 'string' && spec.imagePullSecret.name !== '') {
+  if (isPlainObject(spec.imagePullSecret) && typeof spec.imagePullSecret.name === 'string' && spec.imagePullSecret.name !== '') {
     const name = spec.imagePullSecret.name;
     if (!isDnsSubdomain(name)) {
       errors.push({
@@ -179,12 +171,9 @@ function labelKeyProblem(key: string): string | undefined {
   if (prefix !== undefined && !isDnsSubdomain(prefix)) {
     return `the prefix "${prefix}" must be a DNS subdomain (lower-case letters, digits, "-" and ".", at most ${DNS_SUBDOMAIN_MAX} characters)`;
   }
-  if (name.length > LABEL_NAME_MAX || !LABEL_NAME.test(name)) {
+  if (name === '' || !isLabelValue(name)) {
     return `the name "${name}" must be 1 to ${LABEL_NAME_MAX} letters, digits, "-", "_" and ".", starting and ending with a letter or digit`;
   }
   return undefined;
 }
 
-function isLabelValue(value: string): boolean {
-  return value === '' || (value.length <= LABEL_NAME_MAX && LABEL_NAME.test(value));
-}

@@ -1,6 +1,7 @@
 // The names, ports, folders and labels the generated manifests share: the Deployment's flags, the
 // Services, the RBAC objects, the OLM bundle and the alerts all refer to these.
 import { Ptemplates } from '../api/schema.ts';
+import { APP_COMPONENT_LABEL, APP_NAME_LABEL } from '../../runtime/labels.ts';
 
 export const DEFAULT_NAMESPACE = 'ptemplate-operator-system';
 export const DEFAULT_IMAGE = 'quay.io/example/ptemplate-operator:0.1.0';
@@ -40,8 +41,8 @@ export const OLM_TARGET_NAMESPACES_ANNOTATION = 'olm.targetNamespaces';
 /** The leader-election Lease's name (`--leader-election-id`), in the operator's namespace; the alerts select on it. */
 export const LEADER_ELECTION_ID = `${OPERATOR_NAME}.${Ptemplates.group}`;
 
-const NAME_LABEL = 'app.kubernetes.io/name';
-const COMPONENT_LABEL = 'app.kubernetes.io/component';
+const NAME_LABEL = APP_NAME_LABEL;
+const COMPONENT_LABEL = APP_COMPONENT_LABEL;
 
 /** The labels of every generated object: the operator's name and the object's component. */
 export function labels(component: string): Record<string, string> {

@@ -8,7 +8,7 @@ import type { KubeObject } from '../../runtime/object.ts';
 import { policyRules, type Permission, type PolicyRule } from '../../runtime/rbac.ts';
 import * as runtimeResources from '../../runtime/resource.ts';
 import { Leases, type ResourceType } from '../../runtime/resource.ts';
-import * as webhookResources from '../../runtime/webhook/ca-bundle.ts';
+import * as webhookResources from '../../runtime/webhook/configuration.ts';
 import * as ptemplateApi from '../api/schema.ts';
 import { Ptemplates } from '../api/schema.ts';
 import { operatorPermissions as featurePermissions, type OperatorFeatures } from '../operator.ts';

@@ -7,6 +7,7 @@ import { resourceId, type ResourceType } from '../resource.ts';
 import { permission, type Permission } from '../rbac.ts';
 import { Informer, type InformerOptions } from './informer.ts';
 import { LABELS_INDEX, labelIndexValue, NAMESPACE_INDEX } from './store.ts';
+import { matchesLabels } from '../labels.ts';
 
 export interface CacheOptions {
   client: Client;
@@ -83,7 +84,7 @@ export class Cache {
     if (options.index && options.namespace) items = items.filter((o) => o.metadata.namespace === options.namespace);
     const labels = options.labels;
     if (labels) {
-      items = items.filter((o) => Object.entries(labels).every(([k, v]) => o.metadata.labels?.[k] === v));
+      items = items.filter((o) => matchesLabels(o.metadata.labels, labels));
     }
     return items;
   }

@@ -1,15 +1,18 @@
 // List-then-watch loop that keeps a Store equal to the server's state (client-go's Reflector).
 // It never gives up: a 410 Gone relists, any other failure re-watches after a jittered backoff.
 import type { Logger } from 'pino';
-import { Backoff, delay } from '../abortable.ts';
+import { delay } from '../abort.ts';
+import { Backoff } from '../backoff.ts';
 import type { Client } from '../client/client.ts';
+import { listAllPages } from '../client/paginate.ts';
 import { GoneError, NotFoundError } from '../client/errors.ts';
 import type { KubeObject } from '../object.ts';
 import { resourceId, type ResourceType } from '../resource.ts';
 import type { Store, StoreChange } from './store.ts';
 
 export interface ReflectorOptions<T extends KubeObject> {
-  client: Client;
+  /** Only lists and watches are sent (tests pass a fake). */
+  client: Pick<Client, 'list' | 'watch'>;
   type: ResourceType<T>;
   store: Store<T>;
   /** Called with the changes each list or watch event produced, in order. */
@@ -24,6 +27,7 @@ export interface ReflectorOptions<T extends KubeObject> {
   pageSize?: number;
   /** Server-side watch timeout; a random value in [min, 2*min) spreads reconnects. Default 300 s. */
   minWatchTimeoutSeconds?: number;
+  /** Between failed attempts. Default: 0.8 s doubling to 30 s, 20 % jitter. */
   backoff?: Backoff;
   log: Logger;
 }
@@ -80,16 +84,11 @@ export class Reflector<T extends KubeObject> {
 
   async #list(signal: AbortSignal) {
     const { client, type, namespace, labelSelector, fieldSelector, metadataOnly } = this.#o;
-    const items: T[] = [];
-    let cont: string | undefined;
-    let resourceVersion: string;
-    do {
-      const page = await client.list(type, { namespace, labelSelector, fieldSelector, limit: this.#o.pageSize ?? 500, continue: cont, metadataOnly, signal });
-      // A metadata-only list of an empty collection carries `items: null`.
-      items.push(...(page.items ?? []));
-      cont = page.metadata.continue || undefined;
-      resourceVersion = page.metadata.resourceVersion ?? '';
-    } while (cont);
+    const list = await listAllPages((cont) => client.list(type, {
+      namespace, labelSelector, fieldSelector, limit: this.#o.pageSize ?? 500, continue: cont, metadataOnly, signal,
+    }));
+    const { items } = list;
+    const resourceVersion = list.metadata.resourceVersion ?? '';
     const changes = this.#o.store.replace(items);
     this.#resourceVersion = resourceVersion;
     this.#backoff.reset();

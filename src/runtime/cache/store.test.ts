@@ -6,7 +6,7 @@ import { Client } from '../client/client.ts';
 import type { KubeObject } from '../object.ts';
 import { ConfigMaps } from '../resource.ts';
 import { Cache } from './cache.ts';
-import { Store, type TransformFunc } from './store.ts';
+import { CONTROLLER_UID_INDEX, LABELS_INDEX, NAMESPACE_INDEX, Store, labelIndexValue, labelsIndex, type TransformFunc } from './store.ts';
 
 const configMap = (name: string, rv: string, data: Record<string, string>): KubeObject => ({
   apiVersion: 'v1', kind: 'ConfigMap',
@@ -79,3 +79,88 @@ describe('Cache informer transform', () => {
     assert.throws(() => cache.informer(ConfigMaps, { transform: (obj) => obj }), /already exists with other options/);
   });
 });
+
+const labelled = (name: string, rv: string, labels: Record<string, string>, extra: Partial<KubeObject['metadata']> = {}): KubeObject => ({
+  apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: 'ns', resourceVersion: rv, labels, ...extra },
+});
+const names = (objs: KubeObject[]) => objs.map((o) => o.metadata.name).sort();
+
+describe('Store indexes', () => {
+  it('index by namespace and controller UID out of the box', () => {
+    const store = new Store();
+    const owner = { apiVersion: 'v1', kind: 'X', name: 'o', uid: 'u1', controller: true };
+    const plain = { ...owner, uid: 'u2', controller: false };
+    store.upsert(labelled('a', '1', {}, { ownerReferences: [owner] }));
+    store.upsert(labelled('b', '1', {}, { namespace: 'other', ownerReferences: [plain] }));
+    assert.deepEqual(names(store.byIndex(NAMESPACE_INDEX, 'ns')), ['a']);
+    assert.deepEqual(names(store.byIndex(CONTROLLER_UID_INDEX, 'u1')), ['a']);
+    assert.equal(store.indexCount(CONTROLLER_UID_INDEX, 'u2'), 0, 'only the controller reference counts');
+  });
+
+  it('move an object between values when it changes and drop it when it is removed', () => {
+    const store = new Store();
+    store.addIndex(LABELS_INDEX, labelsIndex);
+    store.upsert(labelled('a', '1', { app: 'x', tier: 'web' }));
+    store.upsert(labelled('b', '1', { app: 'x' }));
+    assert.equal(store.indexCount(LABELS_INDEX, labelIndexValue('app', 'x')), 2);
+    store.upsert(labelled('a', '2', { app: 'y' }));
+    assert.deepEqual(names(store.byIndex(LABELS_INDEX, 'app=x')), ['b']);
+    assert.deepEqual(names(store.byIndex(LABELS_INDEX, 'app=y')), ['a']);
+    assert.equal(store.indexCount(LABELS_INDEX, 'tier=web'), 0, 'a label the object lost no longer finds it');
+    store.remove(labelled('b', '3', { app: 'x' }));
+    assert.deepEqual(store.byIndex(LABELS_INDEX, 'app=x'), []);
+  });
+
+  it('an index added to a filled store covers what is already there', () => {
+    const store = new Store();
+    store.upsert(labelled('a', '1', { app: 'x' }));
+    store.addIndex(LABELS_INDEX, labelsIndex);
+    assert.deepEqual(names(store.byIndex(LABELS_INDEX, 'app=x')), ['a']);
+  });
+
+  it('defining an index twice is a no-op with the same function and an error with another; reading an unknown one is an error', () => {
+    const store = new Store();
+    store.addIndex(LABELS_INDEX, labelsIndex);
+    store.addIndex(LABELS_INDEX, labelsIndex);
+    assert.throws(() => store.addIndex(LABELS_INDEX, () => []), /index labels is already defined/);
+    assert.throws(() => store.byIndex('nope', 'x'), /no index named nope/);
+    assert.throws(() => store.indexCount('nope', 'x'), /no index named nope/);
+    assert.equal(store.hasIndex(LABELS_INDEX), true);
+    assert.equal(store.hasIndex('nope'), false);
+  });
+});
+
+describe('Store upsert and replace', () => {
+  it('upsert reports nothing for an unchanged resourceVersion', () => {
+    const store = new Store();
+    assert.equal(store.upsert(labelled('a', '1', {}))?.type, 'add');
+    assert.equal(store.upsert(labelled('a', '1', { changed: 'but same version' })), undefined);
+    assert.equal(store.get('ns/a')?.metadata.labels?.changed, undefined);
+    assert.equal(store.remove(labelled('absent', '1', {})), undefined, 'removing what is not stored changes nothing');
+  });
+
+  it('replace reports adds, updates and deletes in that order, skips the unchanged, and reindexes', () => {
+    const store = new Store();
+    store.addIndex(LABELS_INDEX, labelsIndex);
+    store.upsert(labelled('same', '1', { app: 'x' }));
+    store.upsert(labelled('changed', '1', { app: 'x' }));
+    store.upsert(labelled('gone', '1', { app: 'x' }));
+    const changes = store.replace([labelled('same', '1', { app: 'x' }), labelled('changed', '2', { app: 'y' }), labelled('new', '5', { app: 'x' })]);
+    assert.deepEqual(changes.map((c) => [c.type, c.obj.metadata.name, c.old?.metadata.resourceVersion]),
+      [['update', 'changed', '1'], ['add', 'new', undefined], ['delete', 'gone', undefined]]);
+    assert.deepEqual(names(store.list()), ['changed', 'new', 'same']);
+    assert.deepEqual(names(store.byIndex(LABELS_INDEX, 'app=x')), ['new', 'same']);
+    assert.deepEqual(names(store.byIndex(LABELS_INDEX, 'app=y')), ['changed']);
+    assert.equal(store.size, 3);
+  });
+
+  it('replace with nothing deletes everything', () => {
+    const store = new Store();
+    store.upsert(labelled('a', '1', {}));
+    store.upsert(labelled('b', '1', {}));
+    assert.deepEqual(store.replace([]).map((c) => `${c.type} ${c.obj.metadata.name}`), ['delete a', 'delete b']);
+    assert.equal(store.size, 0);
+    assert.equal(store.indexCount(NAMESPACE_INDEX, 'ns'), 0);
+  });
+});
+

@@ -79,7 +79,7 @@ describe('Client', () => {
     await client.apply(ConfigMaps, { metadata: { name: 'b', namespace: 'a' } });
     assert.equal(seen.method, 'PATCH');
     assert.equal(seen.type, 'application/apply-patch+yaml');
-    assert.equal(seen.url, '/api/v1/namespaces/a/configmaps/b?fieldManager=ptemplate-operator&force=true');
+    assert.equal(seen.url, '/api/v1/namespaces/a/configmaps/b?fieldManager=operator-runtime&force=true');
     assert.equal(seen.body?.apiVersion, 'v1');
     assert.equal(seen.body?.kind, 'ConfigMap');
     assert.ok(client.requests.permissionsUsed.has('patch /configmaps'));

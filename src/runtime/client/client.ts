@@ -11,11 +11,20 @@ import { watchStream, type WatchEvent } from './watch.ts';
 import { permissionFor } from '../rbac.ts';
 import { requestLimiter, type RateLimitPolicy, type RequestLimiter } from './ratelimit.ts';
 import { KubeTransport, type HttpMethod } from './transport.ts';
+import { listAllPages } from './paginate.ts';
+import { reuseMetric } from '../metrics.ts';
 
 export type { WatchEvent };
 
+/** The field manager (and user agent) of a client that is given none. */
+export const DEFAULT_FIELD_MANAGER = 'operator-runtime';
+
 export interface ClientOptions {
-  /** Field manager for server-side apply. Default `ptemplate-operator`. */
+  /**
+   * Field manager for server-side apply, patches and updates: the name the API server records as
+   * owner of the fields this client writes. Default `operator-runtime` (DEFAULT_FIELD_MANAGER); an
+   * operator passes its own so its ownership is its own.
+   */
   fieldManager?: string;
   /** How often a 429 (or a 5xx with Retry-After) is retried after the wait the server asks for. Default 5. */
   maxRetries?: number;
@@ -23,6 +32,7 @@ export interface ClientOptions {
   requestTimeoutMs?: number;
   /** Registers `rest_client_requests_total` here when given. */
   registry?: Registry;
+  /** The User-Agent header (API server audit logs and metrics name the caller by it). Default: the field manager. */
   userAgent?: string;
   /**
    * Client-side rate limit (watches excluded), see RateLimitPolicy. Default `'none'`; the Manager
@@ -148,19 +158,19 @@ export class Client {
     this.#http = new KubeTransport(kubeConfig);
     this.#server = cluster.server.replace(/\/+$/, '');
     this.#host = new URL(this.#server).host;
-    this.fieldManager = options.fieldManager ?? 'ptemplate-operator';
+    this.fieldManager = options.fieldManager ?? DEFAULT_FIELD_MANAGER;
     this.#maxRetries = options.maxRetries ?? 5;
     this.#timeoutMs = options.requestTimeoutMs ?? 30_000;
-    this.#userAgent = options.userAgent ?? 'ptemplate-operator';
+    this.#userAgent = options.userAgent ?? this.fieldManager;
     this.#limiter = requestLimiter(options.rateLimit);
     if (options.registry) {
-      const existing = options.registry.getSingleMetric('rest_client_requests_total');
-      this.#metric = (existing as Counter<'code' | 'method' | 'host'> | undefined) ?? new Counter({
+      const registry = options.registry;
+      this.#metric = reuseMetric(registry, 'rest_client_requests_total', Counter, () => new Counter({
         name: 'rest_client_requests_total',
         help: 'Number of HTTP requests, partitioned by status code, method, and host.',
         labelNames: ['code', 'method', 'host'],
-        registers: [options.registry],
-      });
+        registers: [registry],
+      }));
     }
   }
 
@@ -191,15 +201,7 @@ export class Client {
 
   /** Lists every page and returns all items with the resourceVersion of the list. */
   async listAll<T extends KubeObject>(rt: ResourceType<T>, opts: ListOptions = {}): Promise<ObjectList<T>> {
-    const items: T[] = [];
-    let page: ObjectList<T>;
-    let cont: string | undefined;
-    do {
-      page = await this.list(rt, { ...opts, limit: opts.limit ?? 500, continue: cont, resourceVersion: cont ? undefined : opts.resourceVersion });
-      items.push(...(page.items ?? []));
-      cont = page.metadata.continue || undefined;
-    } while (cont);
-    return { ...page, items };
+    return listAllPages((cont) => this.list(rt, { ...opts, limit: opts.limit ?? 500, continue: cont, resourceVersion: cont ? undefined : opts.resourceVersion }));
   }
 
   async create<T extends KubeObject>(rt: ResourceType<T>, obj: T, opts: WriteOptions = {}): Promise<T> {

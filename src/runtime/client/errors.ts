@@ -75,3 +75,17 @@ export const isNotFound = (err: unknown): err is NotFoundError => err instanceof
 export const isAlreadyExists = (err: unknown): err is AlreadyExistsError => err instanceof AlreadyExistsError;
 export const isConflict = (err: unknown): err is ConflictError => err instanceof ConflictError;
 export const isGone = (err: unknown): err is GoneError => err instanceof GoneError;
+
+/**
+ * The request's result, or undefined when it failed with 404 NotFound (controller-runtime's
+ * client.IgnoreNotFound): for reads of something that may not exist and deletes of something
+ * that may already be gone. Every other error passes through.
+ */
+export async function ignoreNotFound<T>(request: Promise<T>): Promise<T | undefined> {
+  try {
+    return await request;
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw err;
+  }
+}

@@ -3,7 +3,7 @@
 // client itself, answering 429 with Retry-After (which the client honours), and then a client-side
 // bucket only turns a burst of work into minutes of waiting. `ServerPacedLimit` therefore drops
 // its bucket as soon as a response carries APF's `X-Kubernetes-PF-*` headers.
-import { delay } from '../abortable.ts';
+import { delay } from '../abort.ts';
 
 /** What the client asks before each request (watches excluded) and tells after each response. */
 export interface RequestLimiter {

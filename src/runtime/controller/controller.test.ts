@@ -1,7 +1,7 @@
 // The reconcile loop's error policy, driven through the controller's own queue.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { waitFor } from '../../../test/support/wait.ts';
+import { waitFor } from '../testing/wait.ts';
 import { TerminalError } from '../errors.ts';
 import { silentLogger } from '../log.ts';
 import { Controller, type Reconciler } from './controller.ts';

@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import { Registry, type Gauge } from 'prom-client';
 import { AlreadyExistsError, ConflictError, ServerError } from '../client/errors.ts';
 import { defaultLeaseNamespace, LeaderElector, leaderElectionPermissions, microTime, type Lease, type LeaseStore } from './leader-election.ts';
-import { FakeClock, settle } from '../../../test/support/fake-clock.ts';
+import { FakeClock, settle } from '../testing/fake-clock.ts';
 
 const EPOCH = Date.parse('2024-05-01T12:00:00Z');
 

@@ -12,21 +12,23 @@
 //   lease duration). Losing is final: the process is expected to exit and start again.
 // - release() (graceful shutdown) writes an empty holder and a 1 s duration, so another replica
 //   takes over at its next retry instead of waiting for the lease to expire.
-import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { hostname } from 'node:os';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { Gauge, type Registry } from 'prom-client';
-import { Client } from '../client/client.ts';
+import { Client, DEFAULT_FIELD_MANAGER } from '../client/client.ts';
 import { isAlreadyExists, isConflict } from '../client/errors.ts';
 import { silentLogger } from '../log.ts';
+import { reuseMetric } from '../metrics.ts';
+import { microTime } from '../time.ts';
 import type { LeaderGate } from '../manager/manager.ts';
 import { permission, type Permission } from '../rbac.ts';
 import { Leases } from '../resource.ts';
 import { clientLeaseStore, type Lease, type LeaseSpec, type LeaseStore } from './lease-store.ts';
 
+import { defaultIdentity } from './identity.ts';
+
 export { clientLeaseStore, type Lease, type LeaseSpec, type LeaseStore } from './lease-store.ts';
+export { SERVICE_ACCOUNT_NAMESPACE_FILE, defaultIdentity, defaultLeaseNamespace } from './identity.ts';
 
 export interface ElectorClock {
   /** Milliseconds on a monotonic scale: observations and deadlines. */
@@ -61,6 +63,8 @@ export interface LeaderElectorOptions {
   /** The client for lease requests. Default: a dedicated client built from kubeConfig. */
   client?: Client;
   kubeConfig?: KubeConfig;
+  /** User agent of the dedicated client built from kubeConfig. Default `operator-runtime/leader-election`. */
+  userAgent?: string;
   /** Overrides client/kubeConfig (tests). */
   leases?: LeaseStore;
   /** Registers `leader_election_master_status{name}` here. */
@@ -77,23 +81,6 @@ export function leaderElectionPermissions(): Permission[] {
   return [permission(Leases, ['get', 'create', 'update', 'watch'])];
 }
 
-/** Where a pod finds its own namespace (the service account token's mount). */
-export const SERVICE_ACCOUNT_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
-
-/** The lease's default namespace: POD_NAMESPACE, else the pod's service account namespace, else `default`. */
-export function defaultLeaseNamespace(env: NodeJS.ProcessEnv = process.env, namespaceFile = SERVICE_ACCOUNT_NAMESPACE_FILE): string {
-  if (env.POD_NAMESPACE) return env.POD_NAMESPACE;
-  try {
-    const fromFile = readFileSync(namespaceFile, 'utf8').trim();
-    if (fromFile) return fromFile;
-  } catch { /* not in a pod */ }
-  return 'default';
-}
-
-export function defaultIdentity(): string {
-  return `${process.env.POD_NAME || hostname()}_${randomUUID()}`;
-}
-
 const JITTER_FACTOR = 1.2;
 /** A standby following the lease's watch still reads it at least every this many retry periods. */
 const MAX_FOLLOWING_SLEEP_RETRIES = 4;
@@ -104,10 +91,7 @@ interface Waker {
 }
 const METRIC = 'leader_election_master_status';
 
-/** RFC 3339 with microseconds, the format of metav1.MicroTime. */
-export function microTime(date: Date): string {
-  return date.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
-}
+export { microTime };
 
 function recordKey(spec: LeaseSpec | undefined): string {
   const s = spec ?? {};
@@ -163,7 +147,7 @@ export class LeaderElector implements LeaderGate {
       // A client of its own: a per-request timeout that leaves room for a retry before the
       // deadline, and no waiting out 429s (the next attempt comes soon anyway).
       this.#leases = clientLeaseStore(new Client(options.kubeConfig, {
-        maxRetries: 0, requestTimeoutMs: Math.max(this.renewDeadlineMs / 2, 1), userAgent: 'ptemplate-operator/leader-election',
+        maxRetries: 0, requestTimeoutMs: Math.max(this.renewDeadlineMs / 2, 1), userAgent: options.userAgent ?? `${DEFAULT_FIELD_MANAGER}/leader-election`,
         ...(options.registry ? { registry: options.registry } : {}),
       }));
     } else throw new Error('leader election needs a kubeConfig, a client or a lease store');
@@ -171,13 +155,13 @@ export class LeaderElector implements LeaderGate {
     this.#clock = options.clock ?? realElectorClock;
     this.#random = options.random ?? Math.random;
     if (options.registry) {
-      const existing = options.registry.getSingleMetric(METRIC) as Gauge<'name'> | undefined;
-      this.#gauge = existing ?? new Gauge({
+      const registry = options.registry;
+      this.#gauge = reuseMetric(registry, METRIC, Gauge, () => new Gauge({
         name: METRIC,
         help: 'Whether this process leads the election named by `name`: 1 leading, 0 standing by.',
         labelNames: ['name'],
-        registers: [options.registry],
-      });
+        registers: [registry],
+      }));
       this.#gauge.set({ name: this.name }, 0);
     }
   }
@@ -362,7 +346,7 @@ export class LeaderElector implements LeaderGate {
       const current = await this.#leases.get(key, signal);
       if (!current) {
         const created = await this.#leases.create({
-          apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: key,
+          metadata: key,
           spec: { holderIdentity: this.identity, leaseDurationSeconds: durationSeconds, acquireTime: now, renewTime: now, leaseTransitions: 0 },
         }, signal);
         this.#observe(created);

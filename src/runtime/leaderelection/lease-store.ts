@@ -1,7 +1,7 @@
 // The Lease object and the calls leader election makes on it, over a Client.
 import type { Client } from '../client/client.ts';
-import { isNotFound } from '../client/errors.ts';
-import { delay } from '../abortable.ts';
+import { ignoreNotFound } from '../client/errors.ts';
+import { delay } from '../abort.ts';
 import type { KubeObject, ObjectKey } from '../object.ts';
 import { Leases } from '../resource.ts';
 
@@ -42,14 +42,7 @@ const REWATCH_DELAY_MS = 1_000;
 
 export function clientLeaseStore(client: Client): LeaseStore {
   return {
-    async get(key, signal) {
-      try {
-        return await client.get<Lease>(Leases, key, { signal });
-      } catch (err) {
-        if (isNotFound(err)) return undefined;
-        throw err;
-      }
-    },
+    get: (key, signal) => ignoreNotFound(client.get<Lease>(Leases, key, { signal })),
     create: (lease, signal) => client.create<Lease>(Leases, lease, { signal }),
     update: (lease, signal) => client.update<Lease>(Leases, lease, { signal }),
     async *watch(key, signal) {

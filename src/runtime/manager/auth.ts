@@ -49,6 +49,7 @@ export function delegatedAuthPermissions(): Permission[] {
 }
 
 /** The part of the Client the checks use (tests pass a fake). */
+/** Client.create, which fills in apiVersion and kind from the resource type. */
 export interface ReviewClient {
   create<T extends KubeObject>(rt: ResourceType<T>, obj: T): Promise<T>;
 }
@@ -143,9 +144,8 @@ export class DelegatingAuth {
   }
 
   async #authenticate(token: string): Promise<Authenticated> {
-    const review = await this.#client.create(TokenReviews, {
-      apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', metadata: {}, spec: { token },
-    });
+    // apiVersion and kind: the client fills them in from the resource type.
+    const review = await this.#client.create(TokenReviews, { metadata: {}, spec: { token } });
     const status = review.status ?? {};
     if (!status.authenticated || !status.user) return { ok: false, message: status.error ? `invalid bearer token: ${status.error}` : 'invalid bearer token' };
     return { ok: true, user: status.user };
@@ -153,7 +153,7 @@ export class DelegatingAuth {
 
   async #authorize(user: UserInfo, attributes: RequestAttributes): Promise<Authorized> {
     const review = await this.#client.create(SubjectAccessReviews, {
-      apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview', metadata: {},
+      metadata: {},
       spec: {
         ...(user.username !== undefined ? { user: user.username } : {}),
         ...(user.uid !== undefined ? { uid: user.uid } : {}),

@@ -4,12 +4,14 @@
 // auth.ts); plain HTTP stays for local runs and for the kubelet's probes.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { silentLogger } from '../log.ts';
+import { listenOn, parseAddress } from '../serving.ts';
 import type { CertSource } from '../tls/cert-source.ts';
 import { DelegatingAuth, verbOf, type DelegatingAuthOptions, type ReviewClient } from './auth.ts';
+
+export { listen, parseAddress } from '../serving.ts';
 
 export interface SecureServingOptions {
   /** The server's certificate; the server follows its reloads. */
@@ -34,22 +36,6 @@ export interface HttpEndpointsOptions {
 export interface HttpEndpoints {
   readonly url: string;
   close(): Promise<void>;
-}
-
-export function parseAddress(address: string): { host: string; port: number } {
-  const colon = address.lastIndexOf(':');
-  const host = colon > 0 ? address.slice(0, colon).replace(/^\[|\]$/g, '') : '0.0.0.0';
-  const port = Number(colon >= 0 ? address.slice(colon + 1) : address);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`invalid address "${address}": expected host:port`);
-  return { host: host || '0.0.0.0', port };
-}
-
-/** Starts listening; rejects (instead of emitting 'error') when the address is taken. */
-export function listen(server: Pick<Server, 'once' | 'off' | 'listen'>, port: number, host: string): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => { server.off('error', reject); resolve(); });
-  });
 }
 
 export async function startHttpEndpoints(options: HttpEndpointsOptions): Promise<HttpEndpoints> {
@@ -97,21 +83,8 @@ export async function startHttpEndpoints(options: HttpEndpointsOptions): Promise
   } else {
     server = createServer(route);
   }
-  try {
-    await listen(server, port, host);
-  } catch (err) {
-    detach();
-    throw err;
-  }
-  const bound = server.address() as AddressInfo;
-  return {
-    url: `${secure ? 'https' : 'http'}://${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}`,
-    close: () => new Promise((resolve) => {
-      detach();
-      server.close(() => resolve());
-      server.closeAllConnections();
-    }),
-  };
+  const listening = await listenOn(server, { host, port }, detach);
+  return { url: `${secure ? 'https' : 'http'}://${listening.hostPort}`, close: () => listening.close() };
 }
 
 function pathOf(req: IncomingMessage): string {

@@ -3,6 +3,7 @@ import { formatFieldErrors } from '../field-error.ts';
 import type { KubeObject } from '../object.ts';
 import { structuralErrors, toOpenApi, type JsonSchemaProps } from './openapi.ts';
 import type { AnySchema } from './schema.ts';
+import { isDnsSubdomain } from '../names.ts';
 
 export interface PrinterColumn {
   name: string;
@@ -63,13 +64,13 @@ export interface CustomResourceDefinition extends KubeObject {
   };
 }
 
+// Resource names are RFC 1035 labels (a letter first), stricter than names.ts's RFC 1123 label.
 const dnsLabel = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
-const dnsSubdomain = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 /** A CRD object; throws when the options or a schema would be refused by the API server. */
 export function crd(opts: CrdOptions): CustomResourceDefinition {
   const problems: string[] = [];
-  if (!dnsSubdomain.test(opts.group) || !opts.group.includes('.')) problems.push(`group ${opts.group} must be a DNS subdomain with at least one dot`);
+  if (!isDnsSubdomain(opts.group) || !opts.group.includes('.')) problems.push(`group ${opts.group} must be a DNS subdomain with at least one dot`);
   if (!/^[A-Z][A-Za-z0-9]*$/.test(opts.kind)) problems.push(`kind ${opts.kind} must be CamelCase`);
   for (const name of [opts.plural, opts.singular, ...(opts.shortNames ?? [])]) {
     if (!dnsLabel.test(name)) problems.push(`name ${name} must be a lower-case DNS label`);

@@ -3,7 +3,7 @@
 // defaults just set. Unknown fields are kept. The input is never modified (it may be a frozen
 // object from a cache); the result shares no objects with it or with the schema.
 import type { AnySchema, Infer, InferInput } from './schema.ts';
-import { isPlainObject } from './validate.ts';
+import { isPlainObject } from '../object.ts';
 
 export function applyDefaults<S extends AnySchema>(schema: S, value: InferInput<S>): Infer<S>;
 export function applyDefaults(schema: AnySchema, value: unknown): unknown;

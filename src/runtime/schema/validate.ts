@@ -3,6 +3,7 @@
 // held to the same rules. Unknown fields are not errors: the API server prunes them.
 import type { FieldError } from '../field-error.ts';
 import type { AnySchema, ArrayDef, MapDef, NumericDef, ObjectDef, StringDef } from './schema.ts';
+import { isPlainObject } from '../object.ts';
 
 /** Joins a property name to a JSON path: `spec.maxdev`, or `spec.selector["a b"]` for names that need quoting. */
 export function fieldPath(parent: string, key: string): string {
@@ -10,9 +11,7 @@ export function fieldPath(parent: string, key: string): string {
   return `${parent}[${JSON.stringify(key)}]`;
 }
 
-export function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
+export { isPlainObject };
 
 /** All the ways `value` breaks `schema`; `path` names the value in the messages. */
 export function validateAgainst(schema: AnySchema, value: unknown, path: string): FieldError[] {

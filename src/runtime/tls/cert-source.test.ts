@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { connect, createServer, type Server } from 'node:tls';
-import { waitFor } from '../../../test/support/wait.ts';
+import { waitFor } from '../testing/wait.ts';
 import { CertSource, loadCertSource } from './cert-source.ts';
 import { generateSelfSigned, type SelfSignedCertificate } from './selfsigned.ts';
 

@@ -27,13 +27,13 @@ void describe('generateSelfSigned', () => {
     void it(`makes a ${keyAlgorithm} certificate that parses, carries the SANs and matches its key`, () => {
       const now = new Date('2030-06-15T12:00:00Z');
       const generated = generateSelfSigned({
-        commonName: 'ptemplate-operator', dnsNames: ['metrics.ops.svc', 'localhost'], ipAddresses: ['127.0.0.1', '::1', '10.0.0.7'],
+        commonName: 'widget-operator', dnsNames: ['metrics.ops.svc', 'localhost'], ipAddresses: ['127.0.0.1', '::1', '10.0.0.7'],
         validDays: 10, keyAlgorithm, now,
       });
       assert.equal(generated.caPem, generated.certPem);
       const cert = new X509Certificate(generated.certPem);
-      assert.equal(cert.subject, 'CN=ptemplate-operator');
-      assert.equal(cert.issuer, 'CN=ptemplate-operator');
+      assert.equal(cert.subject, 'CN=widget-operator');
+      assert.equal(cert.issuer, 'CN=widget-operator');
       assert.equal(cert.subjectAltName, 'DNS:metrics.ops.svc, DNS:localhost, IP Address:127.0.0.1, IP Address:0:0:0:0:0:0:0:1, IP Address:10.0.0.7');
       assert.equal(cert.ca, true);
       assert.deepEqual(cert.keyUsage, ['1.3.6.1.5.5.7.3.1']);

@@ -9,7 +9,8 @@ import { Manager } from '../manager/manager.ts';
 import { permissionKeys } from '../rbac.ts';
 import { CertSource } from '../tls/cert-source.ts';
 import { generateSelfSigned } from '../tls/selfsigned.ts';
-import { addCaBundleInjector, caBundlePatch, encodeCaBundle, servingCa, type ValidatingWebhookConfiguration } from './ca-bundle.ts';
+import { addCaBundleInjector, caBundlePatch, encodeCaBundle, servingCa } from './ca-bundle.ts';
+import type { ValidatingWebhookConfiguration } from './configuration.ts';
 
 const CA = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
 

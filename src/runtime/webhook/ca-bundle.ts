@@ -6,64 +6,15 @@
 import { Buffer } from 'node:buffer';
 import { X509Certificate } from 'node:crypto';
 import type { Logger } from 'pino';
-import { Backoff } from '../abortable.ts';
+import { Backoff } from '../backoff.ts';
 import { Informer } from '../cache/informer.ts';
 import type { Client } from '../client/client.ts';
 import { ConflictError, NotFoundError } from '../client/errors.ts';
 import { silentLogger } from '../log.ts';
 import type { Manager, Runnable } from '../manager/manager.ts';
-import type { KubeObject } from '../object.ts';
 import { permission, type Permission } from '../rbac.ts';
-import { defineResource } from '../resource.ts';
 import type { CertSource } from '../tls/cert-source.ts';
-
-// ---- admissionregistration.k8s.io/v1 shapes ----
-
-export interface WebhookClientConfig {
-  /** `https://...`; exclusive with `service`. */
-  url?: string;
-  service?: { namespace: string; name: string; path?: string; port?: number };
-  /** Base64 of the PEM CA bundle the API server uses to verify the webhook's certificate. */
-  caBundle?: string;
-}
-
-export interface RuleWithOperations {
-  operations: ('CREATE' | 'UPDATE' | 'DELETE' | 'CONNECT' | '*')[];
-  apiGroups: string[];
-  apiVersions: string[];
-  resources: string[];
-  scope?: 'Cluster' | 'Namespaced' | '*';
-}
-
-export interface LabelSelector {
-  matchLabels?: Record<string, string>;
-  matchExpressions?: { key: string; operator: string; values?: string[] }[];
-}
-
-export interface ValidatingWebhook {
-  name: string;
-  clientConfig: WebhookClientConfig;
-  rules?: RuleWithOperations[];
-  failurePolicy?: 'Fail' | 'Ignore';
-  matchPolicy?: 'Exact' | 'Equivalent';
-  namespaceSelector?: LabelSelector;
-  objectSelector?: LabelSelector;
-  sideEffects: 'None' | 'NoneOnDryRun' | 'Some' | 'Unknown';
-  timeoutSeconds?: number;
-  admissionReviewVersions: string[];
-}
-
-export interface ValidatingWebhookConfiguration extends KubeObject {
-  webhooks?: ValidatingWebhook[];
-}
-
-export const ValidatingWebhookConfigurations = defineResource<ValidatingWebhookConfiguration>({
-  group: 'admissionregistration.k8s.io',
-  version: 'v1',
-  kind: 'ValidatingWebhookConfiguration',
-  plural: 'validatingwebhookconfigurations',
-  namespaced: false,
-});
+import { ValidatingWebhookConfigurations, type ValidatingWebhookConfiguration } from './configuration.ts';
 
 /** The caBundle field's value for a PEM CA bundle: its base64 (the field is bytes). */
 export function encodeCaBundle(caPem: string): string {

@@ -1,6 +1,7 @@
 // Workqueue metrics under controller-runtime's names (they come from client-go's
 // workqueue MetricsProvider), so existing dashboards and alerts keep working.
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { reuseMetric } from '../metrics.ts';
 
 /** What one queue reports; the queue calls these as items move through it. */
 export interface QueueMetrics {
@@ -53,13 +54,6 @@ interface RegistryMetrics {
 // the metric objects and the on-collect computation sees every queue.
 const byRegistry = new WeakMap<Registry, RegistryMetrics>();
 
-function existing<M>(registry: Registry, name: string, kind: abstract new (...args: never[]) => M): M | undefined {
-  const metric: unknown = registry.getSingleMetric(name);
-  if (metric === undefined) return undefined;
-  if (!(metric instanceof kind)) throw new Error(`metric ${name} is already registered with another type`);
-  return metric;
-}
-
 /** Per queue name: total and maximum age (s) of the items being processed. */
 function inFlight(state: RegistryMetrics): Map<string, { total: number; oldest: number }> {
   const out = new Map<string, { total: number; oldest: number }>();
@@ -85,13 +79,11 @@ function metricsFor(registry: Registry): RegistryMetrics {
   const trackers = new Set<QueueTracker>();
   const names = new Set<string>();
   const gauge = (name: string, help: string, collect?: (this: Gauge<Label>) => void): Gauge<Label> =>
-    existing<Gauge<Label>>(registry, name, Gauge) ??
-    new Gauge({ name, help, labelNames, registers, ...(collect ? { collect } : {}) });
+    reuseMetric(registry, name, Gauge, () => new Gauge({ name, help, labelNames, registers, ...(collect ? { collect } : {}) }));
   const counter = (name: string, help: string): Counter<Label> =>
-    existing<Counter<Label>>(registry, name, Counter) ?? new Counter({ name, help, labelNames, registers });
+    reuseMetric(registry, name, Counter, () => new Counter({ name, help, labelNames, registers }));
   const histogram = (name: string, help: string): Histogram<Label> =>
-    existing<Histogram<Label>>(registry, name, Histogram) ??
-    new Histogram({ name, help, labelNames, registers, buckets: DURATION_BUCKETS });
+    reuseMetric(registry, name, Histogram, () => new Histogram({ name, help, labelNames, registers, buckets: DURATION_BUCKETS }));
 
   const state: RegistryMetrics = {
     trackers,

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { Registry } from 'prom-client';
 import { WorkQueueMetricsProvider } from './metrics.ts';
 import { WorkQueue } from './queue.ts';
-import { FakeClock } from '../../../test/support/fake-clock.ts';
+import { FakeClock } from '../testing/fake-clock.ts';
 
 const macrotask = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
