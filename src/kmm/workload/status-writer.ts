@@ -2,10 +2,10 @@
 // apply to /status only when it changed, progress-only changes paced (StatusPacer), and every
 // computed status told to an observer (the metrics), written or not.
 import type { Client } from '../../runtime/client/client.ts';
-import { isNotFound } from '../../runtime/client/errors.ts';
+import { ignoreNotFound } from '../../runtime/client/errors.ts';
 import type { ReconcileResult, Request } from '../../runtime/controller/controller.ts';
 import { keyOf, type ObjectKey } from '../../runtime/object.ts';
-import { apiVersionOf, type ResourceType } from '../../runtime/resource.ts';
+import type { ResourceType } from '../../runtime/resource.ts';
 import { StatusPacer } from '../../runtime/status-pacer.ts';
 import type { DeviceObject } from './driver.ts';
 import { nextStatus, statusEqual, statusUrgent, type StatusInput } from './status.ts';
@@ -59,17 +59,9 @@ export class StatusWriter<R extends DeviceObject> {
     const wait = this.#pacer.delay(key, urgent);
     if (wait > 0) return { requeueAfter: wait };
     this.#pacer.written(key, urgent);
-    try {
-      await this.#client.applyStatus(this.#type, {
-        apiVersion: apiVersionOf(this.#type), kind: this.#type.kind,
-        metadata: { name: obj.metadata.name, namespace: obj.metadata.namespace },
-        status,
-      } as R);
-      if (obj.metadata.resourceVersion) this.#written.set(key, { basedOn: obj.metadata.resourceVersion, status });
-    } catch (err) {
-      // The object may be gone by the time the last unload step reports.
-      if (!isNotFound(err)) throw err;
-    }
+    // The object may be gone by the time the last unload step reports. (The client fills in apiVersion and kind.)
+    const written = await ignoreNotFound(this.#client.applyStatus(this.#type, { metadata: { name: obj.metadata.name, namespace: obj.metadata.namespace }, status } as R));
+    if (written && obj.metadata.resourceVersion) this.#written.set(key, { basedOn: obj.metadata.resourceVersion, status });
   }
 
   /** The object is gone: drop what was kept for it. */

@@ -1,6 +1,7 @@
 // Status of a device object, computed from what the cache shows: the KMM Module's counts, the
 // nodes' KMM labels, the consumer DaemonSet and its pods. Pure functions, so every message is testable.
 import { isSubset } from '../../runtime/apply.ts';
+import { matchesLabels } from '../../runtime/labels.ts';
 import { conditionsEqual, setCondition, type ConditionInput } from '../../runtime/conditions.ts';
 import type { KubeObject } from '../../runtime/object.ts';
 import { isModuleReadyOn } from '../labels.ts';
@@ -20,7 +21,7 @@ export interface Pod extends KubeObject {
 }
 
 export function nodeMatches(node: KubeObject, selector: Record<string, string>): boolean {
-  return Object.entries(selector).every(([k, v]) => node.metadata.labels?.[k] === v);
+  return matchesLabels(node.metadata.labels, selector);
 }
 
 /** ModuleLoaded while the module should be loaded. */
