@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { childTransform, nodeTransform, pick, podTransform, secretTransform } from '../kmm/workload/cache-transforms.ts';
+import { childTransform, nodeTransform, nodeTransformKeeping, pick, podTransform, secretTransform } from '../kmm/workload/cache-transforms.ts';
 import { needsApply } from '../runtime/apply.ts';
 import { clone, type KubeObject } from '../runtime/object.ts';
 import { withDefaults } from './api/defaults.ts';
@@ -133,6 +133,12 @@ describe('Ptemplate cache transforms', () => {
     assert.deepEqual(nodeTransform({ metadata: meta }), { metadata: { name: 'n1', uid: 'u', resourceVersion: '1', labels: { l: '' } } });
     assert.deepEqual(secretTransform({ kind: 'Secret', metadata: { ...meta, namespace: 'ns' } }),
       { kind: 'Secret', metadata: { name: 'n1', namespace: 'ns', uid: 'u', resourceVersion: '1' } });
+  });
+
+  it('keep of a node\'s annotations only our own upgrade notes, which the rollout reads back', () => {
+    const node = { metadata: { name: 'n1', labels: { l: '' }, annotations: { 'pt.example.com/upgrade.ns.pt': '{"since":"x"}', big: 'x'.repeat(1000) } } };
+    assert.deepEqual(nodeTransformKeeping('pt.example.com/upgrade')(node).metadata,
+      { name: 'n1', labels: { l: '' }, annotations: { 'pt.example.com/upgrade.ns.pt': '{"since":"x"}' } });
   });
 
   it('pick copies only the shape\'s paths, element by element in arrays, and never invents a path', () => {

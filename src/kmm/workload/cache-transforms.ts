@@ -54,6 +54,16 @@ const IDENTITY = { name: true, namespace: true, uid: true, resourceVersion: true
 export const nodeTransform = (node: KubeObject): KubeObject =>
   pick(node, { apiVersion: true, kind: true, metadata: { ...IDENTITY, labels: true } }) as KubeObject;
 
+/** nodeTransform, also keeping the annotations whose key starts with `prefix` (our own upgrade notes on the node). */
+export function nodeTransformKeeping(prefix: string): (node: KubeObject) => KubeObject {
+  return (node) => {
+    const out = nodeTransform(node);
+    const own = Object.entries(node.metadata.annotations ?? {}).filter(([k]) => k.startsWith(prefix));
+    if (own.length) out.metadata = { ...out.metadata, annotations: Object.fromEntries(own) };
+    return out;
+  };
+}
+
 /**
  * Pull secrets: only whether they exist. Their annotations go too, which matters: `kubectl apply`
  * leaves the whole Secret, data included, in its last-applied-configuration annotation.

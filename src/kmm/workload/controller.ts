@@ -12,7 +12,7 @@ import { DaemonSets, Events, Nodes, Pods, Secrets } from '../../runtime/resource
 import type { StatusPacer } from '../../runtime/status-pacer.ts';
 import { moduleOfNodeLabel } from '../labels.ts';
 import { Modules } from '../resource.ts';
-import { childTransform, nodeTransform, podTransform, secretTransform } from './cache-transforms.ts';
+import { childTransform, nodeTransformKeeping, podTransform, secretTransform } from './cache-transforms.ts';
 import type { DeviceDriver, DeviceObject } from './driver.ts';
 import { DeviceMetrics } from './metrics.ts';
 import { consumerPodSelector, workloadNames, type WorkloadNames } from './names.ts';
@@ -47,7 +47,8 @@ const PULL_SECRET_INDEX = 'kmm.workload/pull-secret';
 const SELECTOR_INDEX = 'kmm.workload/selector';
 const MATCH_ALL = '*';
 // Node labels carry KMM's "loaded" and "device plugin ready" marks; metadata is all we need.
-const NODE_WATCH = { metadataOnly: true, transform: nodeTransform };
+// Of a node: its labels, and the upgrade notes we annotate it with (see upgrade.ts).
+const nodeWatch = (names: WorkloadNames) => ({ metadataOnly: true, transform: nodeTransformKeeping(names.upgradeLabelPrefix) });
 // Only whether a pull secret exists: metadata, never the secret's data (nor its annotations).
 const SECRET_WATCH = { metadataOnly: true, transform: secretTransform };
 
@@ -65,6 +66,7 @@ export function addDeviceController<R extends DeviceObject>(manager: Manager, dr
   const podWatch = { labelSelector: consumerPodSelector(names), transform: podTransform };
   const childWatch = { transform: childTransform(names.fieldManager) };
   // Reconciles read nodes by the selector's labels and pods by the owner's UID label.
+  const NODE_WATCH = nodeWatch(names);
   cache.informer(Nodes, NODE_WATCH).addIndex(LABELS_INDEX, labelsIndex);
   cache.informer(Pods, podWatch).addIndex(LABELS_INDEX, labelsIndex);
   manager.declarePermissions(

@@ -43,7 +43,7 @@ export interface UpgradeStepResult { status: UpgradeStatus; condition: Condition
 /** Node names we may not read or patch stay pending; a cordon check reads at most this many nodes beyond the budget per reconcile. */
 const MAX_CORDON_READS = 10;
 /** How old a worker-pod answer may be before it is asked again. */
-const WORKER_LIST_MAX_AGE_MS = 10_000;
+const WORKER_LIST_MAX_AGE_MS = 2_000;
 
 export class UpgradeRunner {
   readonly #deps: UpgradeRunnerDeps;
