@@ -4,10 +4,11 @@
 import { createHash } from 'node:crypto';
 import type { ResourceType } from '../../runtime/resource.ts';
 
-export const LABEL_NAME = 'app.kubernetes.io/name';
-export const LABEL_INSTANCE = 'app.kubernetes.io/instance';
-export const LABEL_COMPONENT = 'app.kubernetes.io/component';
-export const LABEL_MANAGED_BY = 'app.kubernetes.io/managed-by';
+// The recommended labels are the runtime's; these names are kept for the layer's importers.
+export {
+  APP_COMPONENT_LABEL as LABEL_COMPONENT, APP_INSTANCE_LABEL as LABEL_INSTANCE, APP_MANAGED_BY_LABEL as LABEL_MANAGED_BY, APP_NAME_LABEL as LABEL_NAME,
+} from '../../runtime/labels.ts';
+import { APP_COMPONENT_LABEL, APP_MANAGED_BY_LABEL } from '../../runtime/labels.ts';
 export const CONSUMER_COMPONENT = 'consumer';
 export const MODULE_COMPONENT = 'kernel-module';
 
@@ -47,7 +48,7 @@ export function workloadNames(resource: ResourceType, overrides: Partial<Workloa
 
 /** Selects the consumer pods of every object of one operator: what the pod informer watches. */
 export function consumerPodSelector(names: WorkloadNames): string {
-  return `${LABEL_MANAGED_BY}=${names.fieldManager},${LABEL_COMPONENT}=${CONSUMER_COMPONENT}`;
+  return `${APP_MANAGED_BY_LABEL}=${names.fieldManager},${APP_COMPONENT_LABEL}=${CONSUMER_COMPONENT}`;
 }
 
 /**

@@ -7,7 +7,7 @@ import { needsApply } from '../../runtime/apply.ts';
 import type { Cache } from '../../runtime/cache/cache.ts';
 import { CONTROLLER_UID_INDEX } from '../../runtime/cache/store.ts';
 import type { Client } from '../../runtime/client/client.ts';
-import { isNotFound } from '../../runtime/client/errors.ts';
+import { ignoreNotFound } from '../../runtime/client/errors.ts';
 import type { ReconcileContext, ReconcileResult, Request } from '../../runtime/controller/controller.ts';
 import type { EventRecorder } from '../../runtime/events.ts';
 import { formatFieldErrors, type FieldError } from '../../runtime/field-error.ts';
@@ -275,12 +275,8 @@ export class DeviceReconciler<R extends DeviceObject> {
     if (!progress.done) {
       return this.#writeProgress(obj, { status: 'False', reason: 'Deleting', message: `deleting: ${progress.moduleLoaded.message}` }, progress);
     }
-    try {
-      await removeFinalizer(this.#client, this.#type, obj, this.#names.finalizer);
-      log.info('unloaded; finalizer released');
-    } catch (err) {
-      if (!isNotFound(err)) throw err;
-    }
+    await ignoreNotFound(removeFinalizer(this.#client, this.#type, obj, this.#names.finalizer));
+    log.info('unloaded; finalizer released');
   }
 
   #consumerPods(obj: R): Pod[] {
@@ -301,13 +297,9 @@ export class DeviceReconciler<R extends DeviceObject> {
   }
 
   async #delete(type: ResourceType, obj: KubeObject): Promise<void> {
-    try {
-      await this.#client.delete(type, { namespace: obj.metadata.namespace, name: obj.metadata.name! }, {
-        preconditions: { uid: obj.metadata.uid }, propagationPolicy: 'Background',
-      });
-    } catch (err) {
-      if (!isNotFound(err)) throw err;
-    }
+    await ignoreNotFound(this.#client.delete(type, { namespace: obj.metadata.namespace, name: obj.metadata.name! }, {
+      preconditions: { uid: obj.metadata.uid }, propagationPolicy: 'Background',
+    }));
   }
 
   /**
