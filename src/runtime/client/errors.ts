@@ -77,6 +77,19 @@ export const isConflict = (err: unknown): err is ConflictError => err instanceof
 export const isGone = (err: unknown): err is GoneError => err instanceof GoneError;
 
 /**
+ * The API server could not serve a request at the resourceVersion asked for because it has not
+ * reached it yet (client-go's isTooLargeResourceVersionError): a 504 whose cause is
+ * ResourceVersionTooLarge, e.g. another API server's watch cache lagging behind. Servers before
+ * 1.18.6 said so only in the message.
+ */
+export function isResourceVersionTooLarge(err: unknown): boolean {
+  if (!(err instanceof ApiError)) return false;
+  if (err.status.details?.causes?.some((c) => c.reason === 'ResourceVersionTooLarge')) return true;
+  const tooLarge = (text: string | undefined) => text?.includes('Too large resource version') ?? false;
+  return err.code === 504 && (tooLarge(err.status.message) || (err.status.details?.causes?.some((c) => tooLarge(c.message)) ?? false));
+}
+
+/**
  * The request's result, or undefined when it failed with 404 NotFound (controller-runtime's
  * client.IgnoreNotFound): for reads of something that may not exist and deletes of something
  * that may already be gone. Every other error passes through.
