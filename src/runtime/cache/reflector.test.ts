@@ -1,6 +1,6 @@
 // The reflector's list/watch logic against a client that answers from memory: paginated lists,
 // watches from the list's resourceVersion, 410 Gone -> relist (deletes for what vanished), other
-// failures -> backoff and watch again from where it was.
+// failures -> backoff and watch again from where it was; which resourceVersion each list asks for.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Backoff } from '../backoff.ts';
@@ -25,7 +25,8 @@ interface WatchScript { events?: WatchEvent[]; error?: Error; hang?: boolean }
 class FakeClient implements Pick<Client, 'list' | 'watch'> {
   objects: KubeObject[] = [];
   listRv = '100';
-  listErrors: Error[] = [];
+  /** Answers of the next lists in order: an error to throw, or undefined to answer normally. */
+  listErrors: (Error | undefined)[] = [];
   laterLists: { objects: KubeObject[]; rv: string }[] = [];
   readonly lists: ListOptions[] = [];
   readonly watches: WatchOptions[] = [];
@@ -106,15 +107,19 @@ function start(client: FakeClient, pageSize?: number) {
   return { store, changes, reflector, backoff, stop, synced: () => synced };
 }
 
+const gone = (verb: string) => new GoneError(410, { reason: 'Expired', message: 'too old resource version' }, verb, '/api/v1/configmaps');
+/** resourceVersion, limit and continue of each list call. */
+const listed = (client: FakeClient) => client.lists.map((l) => [l.resourceVersion, l.limit, l.continue]);
+
 const summary = (changes: StoreChange<KubeObject>[]) => changes.map((c) => `${c.type} ${c.obj.metadata.name}@${c.obj.metadata.resourceVersion}`);
 
 describe('Reflector', () => {
-  it('lists every page, then watches from the list resourceVersion', async () => {
+  it('lists every page from the watch cache (resourceVersion 0) first, continue pages without a resourceVersion, then watches from the list resourceVersion', async () => {
     const client = new FakeClient();
     client.objects = [cm('a', '1'), cm('b', '2'), cm('c', '3'), cm('d', '4'), cm('e', '5')];
     const r = start(client, 2);
     await client.watchOpened(1);
-    assert.deepEqual(client.lists.map((l) => [l.limit, l.continue]), [[2, undefined], [2, '2'], [2, '4']]);
+    assert.deepEqual(listed(client), [['0', 2, undefined], [undefined, 2, '2'], [undefined, 2, '4']]);
     assert.equal(r.store.size, 5);
     assert.equal(r.synced(), 1);
     assert.equal(r.reflector.lastSyncResourceVersion, '100');
@@ -146,7 +151,7 @@ describe('Reflector', () => {
   it('relists on 410 Gone, emitting deletes for objects that vanished meanwhile, and watches from the new list', async () => {
     const client = new FakeClient();
     client.objects = [cm('keep', '1'), cm('vanish', '2')];
-    client.script({ error: new GoneError(410, { reason: 'Expired', message: 'too old resource version' }, 'WATCH', '/api/v1/configmaps') });
+    client.script({ error: gone('WATCH') });
     client.laterLists = [{ objects: [cm('keep', '1'), cm('new', '205')], rv: '210' }];
     const r = start(client);
     await client.watchOpened(2);
@@ -154,6 +159,7 @@ describe('Reflector', () => {
     assert.deepEqual(summary(r.changes), ['add keep@1', 'add vanish@2', 'add new@205', 'delete vanish@2']);
     assert.deepEqual([...r.store.list().map((o) => o.metadata.name)].sort(), ['keep', 'new']);
     assert.equal(client.watches[1]!.resourceVersion, '210');
+    assert.deepEqual(listed(client)[1], ['100', undefined, undefined], 'relisted not older than the last synced version, unpaged so the watch cache serves it');
     assert.equal(r.synced(), 1, 'synced is reported once, not per relist');
     assert.equal(r.backoff.waits, 0, 'a relist needs no backoff');
     await r.stop();
@@ -185,6 +191,64 @@ describe('Reflector', () => {
     assert.equal(r.backoff.waits, 2);
     assert.equal(r.synced(), 1);
     assert.ok(r.backoff.resets > 0, 'a successful list resets the backoff');
+    await r.stop();
+  });
+
+  it('relists consistently at once when the list at the last synced version is expired, and from the last synced version again after the next 410', async () => {
+    const client = new FakeClient();
+    client.objects = [cm('a', '1')];
+    client.listErrors = [undefined, gone('LIST')];
+    client.script(
+      { events: [{ type: 'MODIFIED', object: cm('a', '120') }], error: gone('WATCH') },
+      { error: gone('WATCH') },
+    );
+    client.laterLists = [{ objects: [cm('a', '130')], rv: '200' }, { objects: [cm('a', '130')], rv: '300' }];
+    const r = start(client, 2);
+    await client.watchOpened(3);
+    assert.deepEqual(listed(client), [['0', 2, undefined], ['120', undefined, undefined], ['', 2, undefined], ['200', undefined, undefined]]);
+    assert.equal(r.backoff.waits, 0, 'an unavailable resourceVersion is retried without backoff');
+    assert.equal(r.store.get('ns/a')?.metadata.resourceVersion, '130');
+    assert.deepEqual(client.watches.map((w) => w.resourceVersion), ['100', '200', '300']);
+    await r.stop();
+  });
+
+  it('lists consistently when the server has not reached the resourceVersion yet (a lagging API server)', async () => {
+    const client = new FakeClient();
+    const tooLarge = new ServerError(504, { reason: 'Timeout', message: 'Too large resource version: 500, current: 400',
+      details: { causes: [{ reason: 'ResourceVersionTooLarge', message: 'Too large resource version' }] } }, 'LIST', '/api/v1/configmaps');
+    client.listErrors = [tooLarge];
+    const r = start(client);
+    await client.watchOpened(1);
+    assert.deepEqual(client.lists.map((l) => l.resourceVersion), ['0', '']);
+    assert.equal(r.backoff.waits, 0);
+    await r.stop();
+  });
+
+  it('backs off when a consistent list fails as expired too (its continue token expired), and lists consistently again', async () => {
+    const client = new FakeClient();
+    client.objects = [cm('a', '1'), cm('b', '2'), cm('c', '3')];
+    client.listErrors = [undefined, undefined, gone('LIST'), undefined, gone('LIST')];
+    client.script({ error: gone('WATCH') });
+    const r = start(client, 2);
+    await client.watchOpened(2);
+    assert.deepEqual(listed(client), [
+      ['0', 2, undefined], [undefined, 2, '2'],
+      ['100', undefined, undefined],
+      ['', 2, undefined], [undefined, 2, '2'],
+      ['', 2, undefined], [undefined, 2, '2'],
+    ]);
+    assert.equal(r.backoff.waits, 1);
+    await r.stop();
+  });
+
+  it('retries a failed first list from the watch cache (resourceVersion 0), and a failed relist from the last synced version', async () => {
+    const client = new FakeClient();
+    client.listErrors = [new ServerError(503, {}, 'LIST', '/api/v1/configmaps'), undefined, new ServerError(500, {}, 'LIST', '/api/v1/configmaps')];
+    client.script({ error: gone('WATCH') });
+    const r = start(client);
+    await client.watchOpened(2);
+    assert.deepEqual(client.lists.map((l) => l.resourceVersion), ['0', '0', '100', '100']);
+    assert.equal(r.backoff.waits, 2);
     await r.stop();
   });
 
