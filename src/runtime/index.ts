@@ -91,7 +91,7 @@ export { formatFieldErrors, type FieldError } from './field-error.ts';
 export { permission, permissionFor, permissionKeys, policyRules, type Permission, type PolicyRule, type Verb } from './rbac.ts';
 export { createLogger, silentLogger, type LogFormat, type LogOptions } from './log.ts';
 export { microTime, rfc3339 } from './time.ts';
-export { reuseMetric } from './metrics.ts';
+export { reuseMetric, ScrapedGauge, type AddSample, type Sample } from './metrics.ts';
 export { listAllPages } from './client/paginate.ts';
 export { listen, listenOn, parseAddress, type Listening } from './serving.ts';
 export {

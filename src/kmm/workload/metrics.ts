@@ -1,30 +1,39 @@
 // Per-object metrics of a device operator, one series per object (labels namespace and name), so
-// a dashboard can show one object or sum over all of them. They are set from the status every
-// reconcile computes (also when nothing needs writing) and deleted when the object is gone.
+// a dashboard can show one object or sum over all of them. They follow the status every reconcile
+// computes (also when nothing needs writing) and are deleted when the object is gone.
 // `<prefix>_condition` follows kube-state-metrics: per condition type, one series per possible
 // status, 1 for the current one and 0 for the others.
-import { Gauge, type Registry } from 'prom-client';
+// At fleet scale prom-client's Gauges cost a hash key and a labels object per series (14+ per
+// object); so each object keeps one small record and the series are computed at scrape time.
+import type { Registry } from 'prom-client';
 import type { ObjectKey } from '../../runtime/object.ts';
+import { ScrapedGauge, type AddSample } from '../../runtime/metrics.ts';
 import type { DeviceObject } from './driver.ts';
 import type { DeviceStatus } from './status-schema.ts';
 
 const CONDITION_STATUSES = ['True', 'False', 'Unknown'] as const;
 export const UPGRADE_STATES = [['done', 'done'], ['in_progress', 'inProgress'], ['pending', 'pending'], ['failed', 'failed']] as const;
 
+/** What one object's series are computed from. */
+interface Observed {
+  readonly namespace: string;
+  readonly name: string;
+  readonly consumersDesired: number;
+  readonly consumersReady: number;
+  readonly moduleNodesDesired: number;
+  readonly moduleNodesAvailable: number;
+  readonly loadFailures: number;
+  /** The conditions' types and statuses, flat (type, status, type, status, …): one array per object. */
+  readonly conditions: readonly string[];
+  /** Nodes per upgrade state, in UPGRADE_STATES order; none for an object without spec.version. */
+  readonly upgrade: readonly number[] | undefined;
+}
+
 type Labels = 'namespace' | 'name';
 
 export class DeviceMetrics {
-  readonly consumersDesired: Gauge<Labels>;
-  readonly consumersReady: Gauge<Labels>;
-  readonly moduleNodesDesired: Gauge<Labels>;
-  readonly moduleNodesAvailable: Gauge<Labels>;
-  readonly condition: Gauge<Labels | 'type' | 'status'>;
-  /** Selected nodes by upgrade state (done, in_progress, pending, failed), for versioned objects. */
-  readonly upgradeNodes: Gauge<Labels | 'state'>;
-  /** Nodes where KMM's worker pod for the module is failing. */
-  readonly loadFailures: Gauge<Labels>;
-  /** Condition types with series, per `namespace/name`. */
-  readonly #conditionTypes = new Map<string, Set<string>>();
+  /** Per `namespace/name`, in the order the objects were first observed (the series' order). */
+  readonly #observed = new Map<string, Observed>();
 
   static readonly #byRegistry = new WeakMap<Registry, Map<string, DeviceMetrics>>();
 
@@ -38,55 +47,47 @@ export class DeviceMetrics {
   }
 
   private constructor(registry: Registry, prefix: string, kind: string) {
-    const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[]) =>
-      new Gauge<L>({ name, help, labelNames, registers: [registry] });
-    const labels = ['namespace', 'name'] as const;
-    this.consumersDesired = gauge(`${prefix}_consumers_desired`, 'Consumer pods that should run (nodes where the module and the device plugin are ready).', labels);
-    this.consumersReady = gauge(`${prefix}_consumers_ready`, 'Consumer pods that are running and ready.', labels);
-    this.moduleNodesDesired = gauge(`${prefix}_module_nodes_desired`, 'Nodes where KMM should load the kernel module.', labels);
-    this.moduleNodesAvailable = gauge(`${prefix}_module_nodes_available`, 'Nodes where KMM reports the kernel module loader as available.', labels);
-    this.condition = gauge(`${prefix}_condition`, `The current status of each condition of a ${kind}: 1 for the status it has, 0 for the others.`,
-      ['namespace', 'name', 'type', 'status'] as const);
-    this.upgradeNodes = gauge(`${prefix}_upgrade_nodes`, `Selected nodes of a versioned ${kind} by upgrade state: done, in_progress, pending, failed.`, ['namespace', 'name', 'state'] as const);
-    this.loadFailures = gauge(`${prefix}_module_load_failures`, 'Nodes where KMM\'s worker pod for the kernel module is failing (load or unload).', labels);
+    const gauge = <L extends string>(name: string, help: string, series: (o: Observed, add: AddSample<L>) => void) =>
+      new ScrapedGauge<Observed, L>(registry, `${prefix}_${name}`, help, this.#observed, series);
+    const count = (name: string, help: string, value: (o: Observed) => number) =>
+      gauge<Labels>(name, help, (o, add) => add({ namespace: o.namespace, name: o.name }, value(o)));
+    // Registration order is the exposition's order.
+    count('consumers_desired', 'Consumer pods that should run (nodes where the module and the device plugin are ready).', (o) => o.consumersDesired);
+    count('consumers_ready', 'Consumer pods that are running and ready.', (o) => o.consumersReady);
+    count('module_nodes_desired', 'Nodes where KMM should load the kernel module.', (o) => o.moduleNodesDesired);
+    count('module_nodes_available', 'Nodes where KMM reports the kernel module loader as available.', (o) => o.moduleNodesAvailable);
+    gauge<Labels | 'type' | 'status'>('condition', `The current status of each condition of a ${kind}: 1 for the status it has, 0 for the others.`, (o, add) => {
+      for (let i = 0; i < o.conditions.length; i += 2) {
+        const type = o.conditions[i]!, current = o.conditions[i + 1];
+        for (const status of CONDITION_STATUSES) add({ namespace: o.namespace, name: o.name, type, status }, current === status ? 1 : 0);
+      }
+    });
+    gauge<Labels | 'state'>('upgrade_nodes', `Selected nodes of a versioned ${kind} by upgrade state: done, in_progress, pending, failed.`, (o, add) => {
+      if (o.upgrade) UPGRADE_STATES.forEach(([state], i) => add({ namespace: o.namespace, name: o.name, state }, o.upgrade![i]!));
+    });
+    count('module_load_failures', 'Nodes where KMM\'s worker pod for the kernel module is failing (load or unload).', (o) => o.loadFailures);
   }
 
   /** Sets the series of one object from the status the reconciler computed. */
   observe(obj: DeviceObject, status: DeviceStatus): void {
-    const labels = { namespace: obj.metadata.namespace ?? '', name: obj.metadata.name ?? '' };
-    this.consumersDesired.set(labels, status.consumersDesired ?? 0);
-    this.consumersReady.set(labels, status.consumersReady ?? 0);
-    this.moduleNodesDesired.set(labels, status.module?.loader.desired ?? 0);
-    this.moduleNodesAvailable.set(labels, status.module?.loader.available ?? 0);
-    this.loadFailures.set(labels, status.loadFailures?.length ?? 0);
+    const namespace = obj.metadata.namespace ?? '', name = obj.metadata.name ?? '';
     const up = status.upgrade;
-    for (const [state, value] of UPGRADE_STATES) {
-      if (up) this.upgradeNodes.set({ ...labels, state }, up[value]);
-      else this.upgradeNodes.remove({ ...labels, state });
-    }
-    const key = `${labels.namespace}/${labels.name}`;
-    const before = this.#conditionTypes.get(key) ?? new Set<string>();
-    const now = new Set<string>();
-    for (const c of status.conditions ?? []) {
-      now.add(c.type);
-      for (const s of CONDITION_STATUSES) this.condition.set({ ...labels, type: c.type, status: s }, c.status === s ? 1 : 0);
-    }
-    for (const type of before) if (!now.has(type)) this.#removeCondition(labels, type);
-    if (now.size) this.#conditionTypes.set(key, now);
-    else this.#conditionTypes.delete(key);
+    this.#observed.set(`${namespace}/${name}`, {
+      namespace,
+      name,
+      consumersDesired: status.consumersDesired ?? 0,
+      consumersReady: status.consumersReady ?? 0,
+      moduleNodesDesired: status.module?.loader.desired ?? 0,
+      moduleNodesAvailable: status.module?.loader.available ?? 0,
+      loadFailures: status.loadFailures?.length ?? 0,
+      // slice: flatMap's array keeps spare capacity (about 70 bytes an object); this copy has none.
+      conditions: (status.conditions ?? []).flatMap((c) => [c.type, c.status]).slice(),
+      upgrade: up && UPGRADE_STATES.map(([, field]) => up[field]),
+    });
   }
 
   /** Deletes every series of an object that is gone. */
   forget(key: ObjectKey): void {
-    const labels = { namespace: key.namespace ?? '', name: key.name };
-    for (const gauge of [this.consumersDesired, this.consumersReady, this.moduleNodesDesired, this.moduleNodesAvailable, this.loadFailures]) gauge.remove(labels);
-    for (const [state] of UPGRADE_STATES) this.upgradeNodes.remove({ ...labels, state });
-    const mapKey = `${labels.namespace}/${labels.name}`;
-    for (const type of this.#conditionTypes.get(mapKey) ?? []) this.#removeCondition(labels, type);
-    this.#conditionTypes.delete(mapKey);
-  }
-
-  #removeCondition(labels: { namespace: string; name: string }, type: string): void {
-    for (const s of CONDITION_STATUSES) this.condition.remove({ ...labels, type, status: s });
+    this.#observed.delete(`${key.namespace ?? ''}/${key.name}`);
   }
 }
