@@ -50,7 +50,9 @@ describe('cache', () => {
     manager.cache.start(abort.signal);
     try {
       assert.ok(await manager.cache.waitForSync());
-      assert.ok(manager.cache.get(ConfigMaps, { namespace: 'cache-follow', name: 'before' }), 'listed object is cached');
+      // The first list comes from the API server's watch cache (resourceVersion=0), which may trail
+      // a write made just before by a few milliseconds: the watch then brings it.
+      await waitFor(() => manager.cache.get(ConfigMaps, { namespace: 'cache-follow', name: 'before' }), { what: 'the object created before the start cached' });
 
       await admin.create(ConfigMaps, { metadata: { name: 'later', namespace: 'cache-follow' }, data: { b: '1' } });
       await waitFor(() => manager.cache.get(ConfigMaps, { namespace: 'cache-follow', name: 'later' }), { what: 'create seen' });
