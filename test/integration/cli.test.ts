@@ -1,6 +1,7 @@
 // The CLI as users and pods run it: a separate process, real flags, real signals.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -96,6 +97,9 @@ describe('ptemplate-operator CLI', () => {
     const run = start(['run', '--kubeconfig', cp.kubeconfigPath, '--health-probe-bind-address', `127.0.0.1:${probe}`, '--metrics-bind-address', '0', '--webhook-bind-address', '0']);
     try {
       await waitFor(() => readyz(probe), { what: `/readyz; output so far:\n${run.output()}` });
+      // The bin re-executes itself with its V8 flags in the same process: the PID we started now runs them.
+      const cmdline = readFileSync(`/proc/${run.child.pid}/cmdline`, 'utf8').split('\0');
+      assert.ok(cmdline.some((a) => a.startsWith('--max-semi-space-size=')), `young generation capped: ${cmdline.join(' ')}`);
       await createPtemplate('cli');
       await waitFor(async () => admin.get(Modules, { namespace: 'cli', name: 'pt' }).catch(() => undefined), { what: 'Module created by the CLI' });
       run.child.kill('SIGTERM');
