@@ -13,6 +13,16 @@ import { progress, sleep } from './report.ts';
 export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 const DEFAULT_COMMAND = 'node bin/ptemplate-operator.js run';
 
+/**
+ * With the default command, builds the bundle first: bin/ runs the sources (type-stripped, much
+ * more memory) whenever one is newer than dist/, and the figures are for what users run.
+ */
+export function buildBundleIfDefault(): void {
+  if (operatorCommandText() !== DEFAULT_COMMAND) return;
+  progress('building the bundle (dist/) the default command runs');
+  execFileSync(process.execPath, ['scripts/build.ts'], { cwd: REPO_ROOT, stdio: 'inherit' });
+}
+
 export const operatorCommandText = () => (process.env.BENCH_OPERATOR_CMD || DEFAULT_COMMAND).trim();
 
 /** The command words; a leading `node` is this Node (24), whatever `node` is first on PATH. */

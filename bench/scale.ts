@@ -24,7 +24,7 @@ import type { DaemonSet } from '../src/kmm/workload/children.ts';
 import { consumerPodSelector } from '../src/kmm/workload/names.ts';
 import { NAMES } from '../src/ptemplate/names.ts';
 import { benchPtemplate, CONCURRENCY, pool, runDirectClient } from './direct-client.ts';
-import { OperatorProcess } from './operator-process.ts';
+import { buildBundleIfDefault, OperatorProcess } from './operator-process.ts';
 import { deadline, progress, sleep } from './report.ts';
 import { envNumber, startScaleEnv, type ScaleEnv } from './scale-env.ts';
 import { printScale, type ScaleResults } from './scale-print.ts';
@@ -39,6 +39,7 @@ const OP_NS = 'bench-op';
 export async function benchScale(): Promise<void> {
   const n = Math.floor(envNumber('BENCH_N', 1000));
   const wideNodes = Math.floor(envNumber('BENCH_WIDE_NODES', 1000));
+  buildBundleIfDefault();
   // The wide case runs on a control plane of its own, also when the first part failed.
   let failure: Error | undefined;
   if (n > 0) await scaleRun(n).catch((err: unknown) => { failure = err instanceof Error ? err : new Error(String(err)); });
