@@ -13,6 +13,7 @@ import { silentLogger } from '../src/runtime/log.ts';
 import { Nodes, Pods } from '../src/runtime/resource.ts';
 import { Ptemplates, type Ptemplate } from '../src/ptemplate/api/schema.ts';
 import { isPodReady, type Pod } from '../src/kmm/workload/status.ts';
+import { CONSUMER_SUFFIX } from '../src/ptemplate/api/validate.ts';
 import { isWrite, type RequestCounts } from './audit.ts';
 import { CONCURRENCY, pool } from './direct-client.ts';
 import { OperatorProcess } from './operator-process.ts';
@@ -29,6 +30,9 @@ interface WideResults {
   /** performance.now() marks, relative to the Ptemplate's create. */
   firstLabelled?: number;
   lastLabelled?: number;
+  /** The DaemonSet controller created the last consumer pod, the scheduler bound it (first seen by our watch). */
+  lastPodCreated?: number;
+  lastPodBound?: number;
   lastPodReady?: number;
   firstReady?: number;
   allReady?: number;
@@ -65,7 +69,17 @@ export async function benchWide(nodes: number): Promise<void> {
       if (loaded in labels && plugin in labels && !labelledAt.has(node.metadata.name!)) labelledAt.set(node.metadata.name!, performance.now());
     };
     nodeInformer.addHandler({ add: onNode, update: (_o, node) => onNode(node) });
-    const onPod = (pod: Pod) => { if (isPodReady(pod) && !podReadyAt.has(pod.metadata.name!)) podReadyAt.set(pod.metadata.name!, performance.now()); };
+    const podCreatedAt = new Map<string, number>();
+    const podBoundAt = new Map<string, number>();
+    const consumerPrefix = `${NAME}${CONSUMER_SUFFIX}-`;
+    const onPod = (pod: Pod) => {
+      const name = pod.metadata.name!;
+      if (!name.startsWith(consumerPrefix)) return;
+      const now = performance.now();
+      if (!podCreatedAt.has(name)) podCreatedAt.set(name, now);
+      if (pod.spec?.nodeName && !podBoundAt.has(name)) podBoundAt.set(name, now);
+      if (isPodReady(pod) && !podReadyAt.has(name)) podReadyAt.set(name, now);
+    };
     watch.informer<Pod>(Pods).addHandler({ add: onPod, update: (_o, pod) => onPod(pod) });
     const onPt = (pt: Ptemplate) => {
       const c = pt.status?.conditions?.find((cond) => cond.type === 'Ready');
@@ -100,6 +114,8 @@ export async function benchWide(nodes: number): Promise<void> {
     const snapshot = async (end: number) => {
       r.firstLabelled = Math.min(...labelledAt.values()) - t0;
       r.lastLabelled = Math.max(...labelledAt.values()) - t0;
+      r.lastPodCreated = Math.max(...podCreatedAt.values()) - t0;
+      r.lastPodBound = Math.max(...podBoundAt.values()) - t0;
       r.lastPodReady = Math.max(...podReadyAt.values()) - t0;
       r.reconciles = await op!.metric('controller_runtime_reconcile_total', { controller: 'ptemplate' }) - reconciles0;
       r.cpuMs = op!.cpuMs() - cpu0;
@@ -152,7 +168,9 @@ function printWide(r: WideResults): void {
     rows: [
       ['create -> first node labelled by KMM', ms(r.firstLabelled), 'module ready + device-plugin ready labels'],
       ['create -> last node labelled by KMM', ms(r.lastLabelled), ''],
-      ['create -> last consumer pod ready', ms(r.lastPodReady), 'DaemonSet controller, scheduler, simulated kubelet'],
+      ['create -> last consumer pod created', ms(r.lastPodCreated), 'by the DaemonSet controller (kube-controller-manager, its client at 20 qps)'],
+      ['create -> last consumer pod bound', ms(r.lastPodBound), 'by the scheduler'],
+      ['create -> last consumer pod ready', ms(r.lastPodReady), 'by the simulated kubelet'],
       ['create -> first Ready=True', ms(r.firstReady), 'may come before the last node is labelled'],
       [`create -> Ready=True with ${fmtInt(r.nodes)} consumers ready`, ms(r.allReady), r.status ?? ''],
       ['Ready=True after the last node was labelled', ms((r.allReady ?? NaN) - (r.lastLabelled ?? NaN)), 'includes the consumers\' pods becoming ready'],
