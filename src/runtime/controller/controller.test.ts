@@ -63,6 +63,19 @@ describe('Controller', () => {
     }
   });
 
+  it('lets timers and I/O run during a burst of reconciles that never wait for I/O', async () => {
+    let reconciled = 0;
+    const { controller, stop } = run(async () => { reconciled++; });
+    try {
+      for (let i = 0; i < 1000; i++) controller.queue.add(`ns/o${i}`);
+      const seenAt = await new Promise<number>((resolve) => setImmediate(() => resolve(reconciled)));
+      assert.ok(seenAt < 1000, `the event loop had a turn after ${seenAt} of 1000 reconciles`);
+      await waitFor(() => reconciled === 1000 && controller.idle, { what: 'all reconciled' });
+    } finally {
+      await stop();
+    }
+  });
+
   it('reconciles again after requeueAfter', async () => {
     let calls = 0;
     const { controller, stop } = run(async () => (++calls === 1 ? { requeueAfter: 20 } : undefined));

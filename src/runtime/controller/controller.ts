@@ -134,6 +134,10 @@ export class Controller {
         this.#metrics.activeWorkers.dec({ controller: this.name });
         this.queue.done(key);
       }
+      // A reconcile that finds nothing to do never waits for I/O, and the queue hands out the next
+      // key at once: without a turn of the event loop, a burst of such reconciles (every object
+      // after a start) would hold back probes, lease renewals and watch events until it ends.
+      await yieldToEventLoop();
     }
   }
 
@@ -172,4 +176,8 @@ export class Controller {
       end();
     }
   }
+}
+
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
