@@ -82,6 +82,15 @@ async function history(key: ObjectKey): Promise<History> {
   return recordUpgrade(env.admin, [PTEMPLATE_UID_LABEL, pt.metadata.uid!]);
 }
 
+/** A Ptemplate converged at v1, with its history recorded from there, then patched to v2: a rollout under way. */
+async function rolloutToV2(ns: string, spec: Record<string, unknown> = {}): Promise<{ key: ObjectKey; h: History }> {
+  const key = await createPt(ns, { version: 'v1', driverImage: image('v1'), ...spec });
+  await waitAllAt(key, 'v1');
+  const h = await history(key);
+  await patchSpec(key, { version: 'v2', driverImage: image('v2') });
+  return { key, h };
+}
+
 function check(h: History, key: ObjectKey, maxUnavailable: number) {
   const r = replay(h, moduleVersionLabel(key.namespace!, key.name), stepKey(key), CONSUMERS_OFF_STEPS.concat(NodeStep.Starting));
   assert.deepEqual(r.violations, [], 'no version label changed while a consumer pod ran on the node');
@@ -113,10 +122,7 @@ describe('driver upgrade node by node', () => {
   });
 
   it('keeps at most two nodes in flight with maxUnavailable 2, and a joining node gets the target at once', async () => {
-    const key = await createPt('up-two', { version: 'v1', driverImage: image('v1'), upgradePolicy: { maxUnavailable: 2 } });
-    await waitAllAt(key, 'v1');
-    const h = await history(key);
-    await patchSpec(key, { version: 'v2', driverImage: image('v2') });
+    const { key, h } = await rolloutToV2('up-two', { upgradePolicy: { maxUnavailable: 2 } });
     await waitFor(async () => (await get(key))?.status?.upgrade?.inProgress, { what: 'rollout under way' });
     await createSimulatedNodes(env.admin, [{ name: 'node-x', labels: { [DEVICE_LABEL]: 'true' } }]);
     try {
@@ -136,10 +142,7 @@ describe('driver upgrade node by node', () => {
   });
 
   it('pauses: no node starts while paused, those in flight finish; resumes to completion', async () => {
-    const key = await createPt('up-pause', { version: 'v1', driverImage: image('v1') });
-    await waitAllAt(key, 'v1');
-    const h = await history(key);
-    await patchSpec(key, { version: 'v2', driverImage: image('v2') });
+    const { key, h } = await rolloutToV2('up-pause');
     await waitFor(async () => (await get(key))?.status?.upgrade?.done, { what: 'a first node done' });
     await patchSpec(key, { upgradePolicy: { paused: true } });
     const paused = await waitUpgrading(key, 'Paused', (p) => p.status?.upgrade?.inProgress === 0);
@@ -257,10 +260,7 @@ describe('driver upgrade node by node', () => {
   });
 
   it('continues a rollout after an operator restart, from the state on the nodes', async () => {
-    const key = await createPt('up-restart', { version: 'v1', driverImage: image('v1') });
-    await waitAllAt(key, 'v1');
-    const h = await history(key);
-    await patchSpec(key, { version: 'v2', driverImage: image('v2') });
+    const { key, h } = await rolloutToV2('up-restart');
     await waitFor(async () => (await get(key))?.status?.upgrade?.done, { what: 'a first node done' });
     await env.stopOperator();
     const mid = (await get(key))!.status!.upgrade!;
