@@ -23,7 +23,12 @@ const MALLOC_ENV = { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072', MA
 const major = Number(process.versions.node.split('.')[0]);
 const flagsSet = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].some((f) => f.startsWith('--max-semi-space-size'));
 if (major >= 24 && !flagsSet && typeof process.execve === 'function') {
-  process.execve(process.execPath, [process.execPath, ...NODE_FLAGS, ...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)], { ...MALLOC_ENV, ...process.env });
+  try {
+    process.execve(process.execPath, [process.execPath, ...NODE_FLAGS, ...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)], { ...MALLOC_ENV, ...process.env });
+  } catch (err) {
+    // Only memory settings are lost: run on V8's defaults rather than not at all.
+    console.error(`ptemplate-operator: could not re-execute with ${NODE_FLAGS.join(' ')} (${err.message}); running without`);
+  }
 }
 if (major >= 24) {
   const bundle = fileURLToPath(new URL('../dist/ptemplate-operator.js', import.meta.url));
@@ -47,7 +52,8 @@ function newestFile(dir) {
   if (!existsSync(dir)) return 0;
   let newest = 0;
   for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
-    if (entry.isFile()) newest = Math.max(newest, statSync(join(entry.parentPath, entry.name)).mtimeMs);
+    // Tests are not in the bundle: editing one must not make the bin run the sources.
+    if (entry.isFile() && !entry.name.endsWith('.test.ts')) newest = Math.max(newest, statSync(join(entry.parentPath, entry.name)).mtimeMs);
   }
   return newest;
 }
