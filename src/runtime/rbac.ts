@@ -39,7 +39,7 @@ export function policyRules(perms: readonly Permission[]): PolicyRule[] {
     verbs.add(verb);
   }
   const rules = new Map<string, PolicyRule>();
-  for (const [groupResource, verbs] of [...byResource].sort(([a], [b]) => a.localeCompare(b))) {
+  for (const [groupResource, verbs] of [...byResource].sort(([a], [b]) => byCodeUnits(a, b))) {
     const slash = groupResource.indexOf('/');
     const group = groupResource.slice(0, slash);
     const resource = groupResource.slice(slash + 1);
@@ -49,8 +49,12 @@ export function policyRules(perms: readonly Permission[]): PolicyRule[] {
     if (rule) rule.resources.push(resource);
     else rules.set(id, { apiGroups: [group], resources: [resource], verbs: verbList });
   }
-  return [...rules.values()].sort((a, b) => `${a.apiGroups[0]}/${a.resources[0]}`.localeCompare(`${b.apiGroups[0]}/${b.resources[0]}`));
+  return [...rules.values()].sort((a, b) => byCodeUnits(`${a.apiGroups[0]}/${a.resources[0]}`, `${b.apiGroups[0]}/${b.resources[0]}`));
 }
+
+// Not localeCompare: the order must not depend on the locale, and the first localeCompare loads
+// ICU's collation data, which keeps about 7 MB of the Node binary resident for good.
+const byCodeUnits = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 const clientVerbs: Record<string, Verb | undefined> = {
   GET: 'get', LIST: 'list', WATCH: 'watch', CREATE: 'create', UPDATE: 'update', APPLY: 'patch', PATCH: 'patch', DELETE: 'delete',
