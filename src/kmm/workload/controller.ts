@@ -104,7 +104,7 @@ export function addDeviceController<R extends DeviceObject>(manager: Manager, dr
       const secret = pullSecret(specOf(obj));
       return secret ? [`${obj.metadata.namespace}/${secret.name}`] : [];
     });
-    builder.watches(Secrets, (secret) => objects.byIndex(PULL_SECRET_INDEX, keyOf(secret)).map((obj) => keyOf(obj)), SECRET_WATCH);
+    builder.watches(Secrets, (secret) => objects.keysByIndex(PULL_SECRET_INDEX, keyOf(secret)), SECRET_WATCH);
   }
   const controller = builder
     .withOptions({ maxConcurrentReconciles: options.maxConcurrentReconciles ?? DEFAULT_MAX_CONCURRENT_RECONCILES })
@@ -126,7 +126,7 @@ function podToOwner(names: WorkloadNames) {
 function nodeToOwners<R extends DeviceObject>(objects: Informer<R>, selectorOf: (obj: R) => Record<string, string>) {
   return (node: KubeObject): string[] => {
     const keys = new Set<string>();
-    for (const obj of objects.byIndex(SELECTOR_INDEX, MATCH_ALL)) keys.add(keyOf(obj));
+    for (const key of objects.keysByIndex(SELECTOR_INDEX, MATCH_ALL)) keys.add(key);
     for (const [k, v] of Object.entries(node.metadata.labels ?? {})) {
       for (const obj of objects.byIndex(SELECTOR_INDEX, labelIndexValue(k, v))) if (nodeMatches(node, selectorOf(obj))) keys.add(keyOf(obj));
       const module = moduleOfNodeLabel(k);

@@ -110,6 +110,11 @@ export class Informer<T extends KubeObject> {
     return this.#store.byIndex(name, value);
   }
 
+  /** The keys of `byIndex(name, value)`, without reading (parsing) the objects. */
+  keysByIndex(name: string, value: string): string[] {
+    return this.#store.keysByIndex(name, value);
+  }
+
   hasIndex(name: string): boolean {
     return this.#store.hasIndex(name);
   }

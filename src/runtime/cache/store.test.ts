@@ -38,15 +38,35 @@ describe('Store transform', () => {
     assert.ok(seen[0]!.metadata.managedFields, 'the transform sees the object as the server sent it');
   });
 
-  it('still strips managedFields, freezes, and indexes the transformed object', () => {
+  it('still strips managedFields and indexes the transformed object', () => {
     const store = new Store({ transform: (obj) => ({ ...obj, metadata: { ...obj.metadata, labels: { app: 'y' } } }) });
     store.addIndex('app', (obj) => [obj.metadata.labels?.app ?? '']);
     store.upsert(configMap('a', '1', {}));
     const cached = store.get('ns/a')!;
     assert.equal(cached.metadata.managedFields, undefined);
-    assert.ok(Object.isFrozen(cached) && Object.isFrozen(cached.metadata));
     assert.equal(store.byIndex('app', 'y').length, 1);
     assert.equal(store.byIndex('app', 'x').length, 0);
+  });
+
+  it('hands every reader its own copy: changing what was read changes neither the cache nor another read', () => {
+    const store = new Store();
+    store.addIndex('app', (obj) => [obj.metadata.labels?.app ?? '']);
+    const change = store.upsert(configMap('a', '1', { k: 'v' }))!;
+    change.obj.data = { k: 'changed by a handler' };
+    const first = store.get('ns/a')!;
+    (first.data as Record<string, string>).k = 'changed by a reader';
+    first.metadata.labels = { app: 'other' };
+    assert.deepEqual(store.get('ns/a')?.data, { k: 'v' });
+    assert.deepEqual(store.byIndex('app', 'x').map((o) => o.data), [{ k: 'v' }]);
+    assert.notEqual(store.get('ns/a'), store.get('ns/a'));
+  });
+
+  it('skips an event whose resourceVersion it has without calling the transform', () => {
+    const seen: KubeObject[] = [];
+    const store = new Store({ transform: keepOnly(seen) });
+    store.upsert(configMap('a', '1', { keep: 'k' }));
+    assert.equal(store.upsert(configMap('a', '1', { keep: 'k' })), undefined);
+    assert.equal(seen.length, 1);
   });
 
   it('replace after a relist transforms every item and deletes what vanished', () => {
