@@ -7,6 +7,7 @@ import { createOperator } from '../ptemplate/operator.ts';
 import { loadCertSource } from '../runtime/tls/cert-source.ts';
 import { ptemplateWebhookHandlers } from '../ptemplate/webhook.ts';
 import { FIELD_MANAGER } from '../ptemplate/names.ts';
+import { HeapReclaimer } from '../runtime/heap-reclaimer.ts';
 
 export interface RunOptions {
   kubeConfig: KubeConfig;
@@ -79,6 +80,8 @@ export async function runOperator(options: RunOptions): Promise<void> {
       ...(options.maxConcurrentReconciles ? { maxConcurrentReconciles: options.maxConcurrentReconciles } : {}),
       ...(options.rateLimit ? { rateLimit: options.rateLimit } : {}),
     });
+    // A process of its own: give the memory of a burst (start-up, a fleet-wide change) back after it.
+    manager.add(new HeapReclaimer({ busy: () => !manager.idle, log }));
     log.info({ server: manager.client.server, namespace: options.namespace ?? '(all)' }, 'starting ptemplate-operator');
     await manager.start(options.signal);
     await recorder.flush();

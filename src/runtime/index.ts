@@ -23,6 +23,7 @@ export { SERVER_PACED_FALLBACK, ServerPacedLimit, TokenBucket, type RateLimitPol
 export type { WatchEvent, WatchEventType } from './client/watch.ts';
 
 // The cache: reflector -> store -> informer, shared by controllers.
+export { exposedGc, HeapReclaimer, type GcFunction, type HeapReclaimerOptions } from './heap-reclaimer.ts';
 export { Cache, type CacheListOptions, type CacheOptions } from './cache/cache.ts';
 export { Informer, type InformerOptions, type ResourceEventHandler } from './cache/informer.ts';
 export { Reflector, type ReflectorOptions } from './cache/reflector.ts';

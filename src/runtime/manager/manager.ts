@@ -22,6 +22,8 @@ export interface Runnable {
   start(signal: AbortSignal): Promise<void>;
   /** Default true: only the leader runs it. */
   readonly needLeaderElection?: boolean;
+  /** False while it has work in hand (a controller: queued or running reconciles); absent: never busy. */
+  readonly idle?: boolean;
 }
 
 /** Decides when leader-only runnables may start; see leader election. */
@@ -132,6 +134,11 @@ export class Manager {
   /** Everything this manager's controllers read and write: the source of the generated RBAC. */
   permissions(): Permission[] {
     return [...this.cache.permissions(), ...this.#declared];
+  }
+
+  /** No runnable has work in hand (e.g. every controller's queue is empty and nothing reconciles). */
+  get idle(): boolean {
+    return this.#runnables.every((r) => r.idle !== false);
   }
 
   add(runnable: Runnable): void {
