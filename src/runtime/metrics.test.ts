@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Gauge, Registry } from 'prom-client';
-import { ScrapedGauge } from './metrics.ts';
+import { Counter, Gauge, Registry, type OpenMetricsContentType } from 'prom-client';
+import { exposition, ScrapedGauge } from './metrics.ts';
 
 void describe('ScrapedGauge', () => {
   const make = (registry: Registry, records: Map<string, number>) =>
@@ -30,5 +30,31 @@ void describe('ScrapedGauge', () => {
     registry.resetMetrics();
     assert.equal(records.size, 0);
     assert.throws(() => make(registry, records), /already been registered/);
+  });
+});
+
+void describe('exposition', () => {
+  void it('writes exactly the text registry.metrics() writes, ScrapedGauges rendered by themselves', async () => {
+    const registry = new Registry();
+    new Counter({ name: 'demo_total', help: 'A counter.', labelNames: ['verb'], registers: [registry] }).inc({ verb: 'get' }, 3);
+    const records = new Map<string, { key: string; value: number }>([
+      ['a', { key: 'plain', value: 1 }],
+      ['b', { key: 'quote " back \\ slash\nnewline', value: Number.NaN }],
+      ['c', { key: 'inf', value: Number.POSITIVE_INFINITY }],
+      ['d', { key: 'minus', value: -2.5 }],
+    ]);
+    new ScrapedGauge<{ key: string; value: number }, 'key' | 'kind'>(registry, 'demo_items', 'Items, with \\ and\nnewline in the help.', records,
+      (r, add) => add({ key: r.key, kind: 'x' }, r.value));
+    new ScrapedGauge<number, never>(registry, 'demo_unlabelled', 'No labels.', new Map([['x', 7]]), (n, add) => add({}, n));
+    new ScrapedGauge<number, 'key'>(registry, 'demo_empty', 'No records.', new Map(), () => {});
+    new Gauge({ name: 'demo_last', help: 'After them.', registers: [registry] }).set(1);
+    assert.equal((await exposition(registry)).join(''), await registry.metrics());
+  });
+
+  void it('leaves OpenMetrics to the registry', async () => {
+    const registry = new Registry<OpenMetricsContentType>();
+    registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
+    new Counter({ name: 'demo_total', help: 'A counter.', registers: [registry] }).inc();
+    assert.equal((await exposition(registry)).join(''), await registry.metrics());
   });
 });

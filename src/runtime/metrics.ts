@@ -4,7 +4,7 @@
 // of a name. Written once, with a check that the name is not taken by another kind of metric.
 // ScrapedGauge: series per object computed at scrape time, so a fleet of objects costs one small
 // record each between scrapes instead of prom-client's hash key and labels object per series.
-import type { Metric, Registry } from 'prom-client';
+import { Registry, type Metric, type RegistryContentType } from 'prom-client';
 
 /**
  * The metric `registry` holds under `name`, or the one `make` creates (registering it there).
@@ -62,4 +62,55 @@ export class ScrapedGauge<R, L extends string> {
   reset(): void {
     this.#records.clear();
   }
+
+  /**
+   * The exposition text of this metric, as the registry would write it, built directly: the
+   * registry's own formatting costs several arrays and strings per series (at 140,000 series,
+   * about 50 MB of garbage and 0.7 s of one core per scrape).
+   */
+  text(): string {
+    const name = escapeText(this.name);
+    const lines = [`# HELP ${name} ${escapeText(this.help)}`, `# TYPE ${name} gauge`];
+    const add: AddSample<L> = (labels, value) => {
+      let line = name;
+      let sep = '{';
+      for (const key in labels) {
+        line += `${sep}${key}="${escapeLabel(labels[key])}"`;
+        sep = ',';
+      }
+      lines.push(`${line}${sep === '{' ? '' : '}'} ${valueText(value)}`);
+    };
+    for (const record of this.#records.values()) this.#series(record, add);
+    return lines.join('\n');
+  }
+}
+
+/**
+ * The registry's Prometheus text exposition (registry.metrics()), as the parts to write one after
+ * the other: ScrapedGauges render their own text (ScrapedGauge.text), the other metrics the
+ * registry's way. Other content types (OpenMetrics): the registry's text whole.
+ */
+export async function exposition(registry: Registry<RegistryContentType>): Promise<string[]> {
+  if (registry.contentType !== Registry.PROMETHEUS_CONTENT_TYPE) return [await registry.metrics()];
+  const parts: string[] = [];
+  for (const metric of registry.getMetricsAsArray() as unknown[]) {
+    if (parts.length > 0) parts.push('\n\n');
+    parts.push(metric instanceof ScrapedGauge ? metric.text() : await (registry as unknown as RegistryFormatting).getMetricsAsString(metric));
+  }
+  parts.push('\n');
+  return parts;
+}
+
+/** Registry.getMetricsAsString: public in prom-client's code, absent from its types. */
+interface RegistryFormatting {
+  getMetricsAsString(metric: unknown): Promise<string>;
+}
+
+// prom-client's escaping and number format, so both paths write the same text.
+const escapeText = (s: string) => (/[\\\n]/.test(s) ? s.replace(/\\/g, '\\\\').replace(/\n/g, '\\n') : s);
+const escapeLabel = (s: string) => (/[\\\n"]/.test(s) ? escapeText(s).replace(/"/g, '\\"') : s);
+function valueText(value: number): string {
+  if (Number.isNaN(value)) return 'Nan';
+  if (!Number.isFinite(value)) return value > 0 ? '+Inf' : '-Inf';
+  return `${value}`;
 }

@@ -1,3 +1,4 @@
+import { exposition } from '../../runtime/metrics.ts';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Registry } from 'prom-client';
@@ -139,6 +140,7 @@ void describe('DeviceMetrics', () => {
     metrics.observe(pt('ns2', 'c'), loading);
     metrics.forget({ namespace: 'ns1', name: 'gone' });
     assert.equal(await registry.metrics(), GAUGE_EXPOSITION);
+    assert.equal((await exposition(registry)).join(''), GAUGE_EXPOSITION, 'what /metrics writes');
     // The other ways to read a registry see the same series.
     assert.deepEqual(await registry.getMetricsAsJSON().then((all) => all.find((m) => m.name === 'ptemplate_upgrade_nodes')), {
       help: 'Selected nodes of a versioned Ptemplate by upgrade state: done, in_progress, pending, failed.', name: 'ptemplate_upgrade_nodes', type: 'gauge', aggregator: 'sum',

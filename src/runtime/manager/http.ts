@@ -7,6 +7,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { silentLogger } from '../log.ts';
+import { exposition } from '../metrics.ts';
 import { listenOn, parseAddress } from '../serving.ts';
 import type { CertSource } from '../tls/cert-source.ts';
 import { DelegatingAuth, verbOf, type DelegatingAuthOptions, type ReviewClient } from './auth.ts';
@@ -51,8 +52,13 @@ export async function startHttpEndpoints(options: HttpEndpointsOptions): Promise
       const ready = options.ready?.() ?? true;
       res.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' }).end(ready ? 'ok' : 'caches not synced');
     } else if (path === '/metrics' && options.registry) {
-      options.registry.metrics().then(
-        (text) => res.writeHead(200, { 'content-type': options.registry!.contentType }).end(text),
+      // Written part by part: a fleet's per-object series never become one string.
+      exposition(options.registry).then(
+        (parts) => {
+          res.writeHead(200, { 'content-type': options.registry!.contentType });
+          for (const part of parts) res.write(part);
+          res.end();
+        },
         (err: Error) => res.writeHead(500).end(err.message),
       );
     } else {
