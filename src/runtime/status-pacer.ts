@@ -4,15 +4,15 @@
 // user or a tool acts on (a condition's status or reason, observedGeneration) are never delayed.
 //
 // Within a burst the gaps between progress writes double, from `firstDelayMs` up to `maxDelayMs`;
-// after `quietMs` without a write the next one goes at once again. With the defaults a minute-long
-// rollout over a thousand nodes costs about a dozen progress writes.
+// after `quietMs` without a write the next one goes at once again. With the defaults a rollout over
+// a thousand nodes costs about a dozen progress writes, plus one more per 15 s it lasts.
 
 export interface StatusPacerOptions {
   /** Gap after the first write of a burst. Default 250 ms. */
   firstDelayMs?: number;
-  /** Largest gap between progress writes. Default 10 s. */
+  /** Largest gap between progress writes. Default 15 s. */
   maxDelayMs?: number;
-  /** A write this long after the previous one starts a new burst. Default 20 s. */
+  /** A write this long after the previous one starts a new burst. Default 30 s (more than maxDelayMs). */
   quietMs?: number;
   /** Milliseconds, monotonic. Default performance.now. */
   now?: () => number;
@@ -27,8 +27,8 @@ export class StatusPacer {
 
   constructor(options: StatusPacerOptions = {}) {
     this.#firstDelayMs = options.firstDelayMs ?? 250;
-    this.#maxDelayMs = options.maxDelayMs ?? 10_000;
-    this.#quietMs = options.quietMs ?? 20_000;
+    this.#maxDelayMs = options.maxDelayMs ?? 15_000;
+    this.#quietMs = options.quietMs ?? 30_000;
     this.#now = options.now ?? (() => performance.now());
   }
 

@@ -110,4 +110,12 @@ describe('statusUrgent', () => {
     assert.equal(statusUrgent(base, { ...base, conditions: [base.conditions[0]!, cond('ModuleLoaded', 'False', 'NoMatchingNodes')] }), true);
     assert.equal(statusUrgent(base, { ...base, conditions: [base.conditions[0]!] }), true);
   });
+  it('calls another condition flipping True/False while Ready stays False progress (a rollout, node after node)', () => {
+    const flipped = { ...base, conditions: [base.conditions[0]!, cond('ModuleLoaded', 'True', 'Loaded', '9 of 9')] };
+    assert.equal(statusUrgent(base, flipped), false);
+    assert.equal(statusUrgent(flipped, base), false);
+    const ready = { ...base, conditions: [cond('Ready', 'True', 'Ready'), cond('ModuleLoaded', 'True', 'Loaded', '9 of 9')] };
+    assert.equal(statusUrgent(flipped, ready), true, 'Ready turning True is never delayed');
+    assert.equal(statusUrgent(ready, flipped), true, 'nor Ready turning False');
+  });
 });

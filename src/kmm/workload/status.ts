@@ -139,8 +139,13 @@ export function statusEqual(a: DeviceStatus | undefined, b: DeviceStatus): boole
 }
 
 /**
- * Whether a status change is one a user or a tool acts on — a condition's status or reason, or
- * observedGeneration — rather than progress (counts, messages, pod names) that may wait.
+ * Whether a status change is one a user or a tool acts on — observedGeneration, a condition that
+ * appears or goes, Ready's status or reason, another condition's reason at the same status (e.g.
+ * Loading -> NoMatchingNodes) — rather than progress that may wait (counts, messages, pod names).
+ * While Ready stays False, the other conditions flipping True/False is progress too: a rollout
+ * over many nodes flips ModuleLoaded and ConsumersReady at every node (one more node targeted,
+ * then loaded; one more consumer wanted, then ready), and Ready, which says when it is done, is
+ * what tools wait on.
  */
 export function statusUrgent(prev: DeviceStatus | undefined, next: DeviceStatus): boolean {
   if (!prev || prev.observedGeneration !== next.observedGeneration) return true;
@@ -149,6 +154,8 @@ export function statusUrgent(prev: DeviceStatus | undefined, next: DeviceStatus)
   if (after.length !== before.size) return true;
   return after.some((c) => {
     const old = before.get(c.type);
-    return !old || old.status !== c.status || old.reason !== c.reason;
+    if (!old) return true;
+    if (c.type === ConditionType.Ready) return old.status !== c.status || old.reason !== c.reason;
+    return old.status === c.status ? old.reason !== c.reason : false;
   });
 }
