@@ -3,9 +3,13 @@
 // appear node after node, the DaemonSet controller and scheduler place one consumer per node, the
 // simulated kubelet makes it ready. Measured: time to Ready=True after the last node got KMM's
 // labels, the operator's reconciles (its /metrics) and status writes (audit log) during the
-// rollout, and its CPU (/proc). Environment: BENCH_WIDE_NODES, BENCH_WIDE_LOAD_DELAY_MS (simulated
-// module load time, default 1000), BENCH_WIDE_TIMEOUT_MS, BENCH_WIDE_SETTLE_MS (window after Ready,
-// default 10000), BENCH_READY_TIMEOUT_MS.
+// rollout, and its CPU (/proc). The simulated KMM writes with a client of its own at KMM's pace:
+// KMM's manager (cmd/manager/main.go) sets no QPS, so it runs on controller-runtime's default client,
+// 20 qps with a burst of 30, and it labels nodes one after another at about that pace divided by its
+// writes per node. Environment: BENCH_WIDE_NODES, BENCH_WIDE_LOAD_DELAY_MS (simulated module load
+// time, default 1000), BENCH_WIDE_KMM_QPS (default 20; 0: KMM unpaced, labels in one burst the
+// DaemonSet controller then needs minutes for), BENCH_WIDE_KMM_BURST (30), BENCH_WIDE_TIMEOUT_MS,
+// BENCH_WIDE_SETTLE_MS (window after Ready, default 10000), BENCH_READY_TIMEOUT_MS.
 import { devicePluginReadyLabel, moduleReadyLabel } from '../src/kmm/labels.ts';
 import { createSimulatedNodes, startSimulators, type RunningSimulators, type SimNode } from '../src/playground/index.ts';
 import { Cache } from '../src/runtime/cache/cache.ts';
@@ -27,6 +31,8 @@ const NAME = 'wide';
 interface WideResults {
   nodes: number;
   loadDelayMs: number;
+  /** The simulated KMM's client rate limit; undefined: unpaced. */
+  kmmRate?: { qps: number; burst: number } | undefined;
   /** performance.now() marks, relative to the Ptemplate's create. */
   firstLabelled?: number;
   lastLabelled?: number;
@@ -46,7 +52,11 @@ interface WideResults {
 }
 
 export async function benchWide(nodes: number): Promise<void> {
-  const r: WideResults = { nodes, loadDelayMs: envNumber('BENCH_WIDE_LOAD_DELAY_MS', 1000) };
+  const kmmQps = envNumber('BENCH_WIDE_KMM_QPS', 20);
+  const r: WideResults = {
+    nodes, loadDelayMs: envNumber('BENCH_WIDE_LOAD_DELAY_MS', 1000),
+    kmmRate: kmmQps > 0 ? { qps: kmmQps, burst: envNumber('BENCH_WIDE_KMM_BURST', 30) } : undefined,
+  };
   const env = await startScaleEnv('wide');
   const abort = new AbortController();
   let sims: RunningSimulators | undefined;
@@ -56,7 +66,7 @@ export async function benchWide(nodes: number): Promise<void> {
     progress(`wide: creating ${nodes} simulated nodes`);
     await pool(nodes, CONCURRENCY, async (i) => { await createSimulatedNodes(admin, [{ name: `wide-${i}`, labels: { [WIDE_LABEL]: 'true' } }]); },
       (done) => progress(`wide: ${done}/${nodes} nodes`));
-    sims = await startSimulators({ kubeConfig: env.cp.kubeConfig(), loadDelayMs: r.loadDelayMs });
+    sims = await startSimulators({ kubeConfig: env.cp.kubeConfig(), loadDelayMs: r.loadDelayMs, kmmRateLimit: r.kmmRate });
 
     const watch = new Cache({ client: admin, log: silentLogger, namespace: NS });
     const nodeInformer = watch.informer<SimNode>(Nodes, { labelSelector: WIDE_LABEL, metadataOnly: true });
@@ -163,11 +173,12 @@ function printWide(r: WideResults): void {
   const status = r.counts?.get('patch ptemplates/status') ?? 0;
   const rollout = r.allReady ?? NaN;
   printTable({
-    title: `Wide: one Ptemplate on ${fmtInt(r.nodes)} simulated nodes (simulated KMM load time ${fmtMs(r.loadDelayMs)})`,
+    title: `Wide: one Ptemplate on ${fmtInt(r.nodes)} simulated nodes (simulated KMM: load time ${fmtMs(r.loadDelayMs)}, ${r.kmmRate ? `client at ${r.kmmRate.qps} qps, burst ${r.kmmRate.burst}, as KMM's` : 'unpaced client'})`,
     headers: ['figure', 'value', 'note'],
     rows: [
       ['create -> first node labelled by KMM', ms(r.firstLabelled), 'module ready + device-plugin ready labels'],
-      ['create -> last node labelled by KMM', ms(r.lastLabelled), ''],
+      ['create -> last node labelled by KMM', ms(r.lastLabelled), r.firstLabelled !== undefined && r.lastLabelled !== undefined && r.lastLabelled > r.firstLabelled
+        ? `${(r.nodes / ((r.lastLabelled - r.firstLabelled) / 1000)).toFixed(1)} nodes/s after the first` : ''],
       ['create -> last consumer pod created', ms(r.lastPodCreated), 'by the DaemonSet controller (kube-controller-manager, its client at 20 qps)'],
       ['create -> last consumer pod bound', ms(r.lastPodBound), 'by the scheduler'],
       ['create -> last consumer pod ready', ms(r.lastPodReady), 'by the simulated kubelet'],

@@ -2,6 +2,7 @@
 // simulated kubelet, run together in one Manager (no leader election) against a test control plane.
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import { Client } from '../runtime/client/client.ts';
 import { Manager } from '../runtime/manager/manager.ts';
 import { silentLogger } from '../runtime/log.ts';
 import { SimulatedKmm } from './kmm.ts';
@@ -46,6 +47,12 @@ export interface SimulatorOptions {
   devices?: readonly SimDeviceKind[];
   /** Client-side rate limit of the simulators' one client. Default 500 qps, burst 1000. */
   rateLimit?: { qps: number; burst: number };
+  /**
+   * A client of its own for the simulated KMM, with this rate limit, so that it writes (worker
+   * pods, node labels) at KMM's pace rather than every kubelet's. KMM's manager runs on
+   * controller-runtime's default client, 20 qps with a burst of 30. Default: none, the shared client.
+   */
+  kmmRateLimit?: { qps: number; burst: number } | undefined;
   /** How long to wait for the caches to fill (the Module CRD must be served). Default 60 s. */
   syncTimeoutMs?: number;
 }
@@ -75,7 +82,10 @@ export async function startSimulators(options: SimulatorOptions): Promise<Runnin
   const manager = new Manager({
     kubeConfig: options.kubeConfig, log, fieldManager: 'ptemplate-playground-simulators', rateLimit: options.rateLimit ?? { qps: 500, burst: 1000 },
   });
-  const kmm = new SimulatedKmm({ devices });
+  const kmmClient = options.kmmRateLimit
+    ? new Client(options.kubeConfig, { fieldManager: 'ptemplate-playground-simulators', userAgent: 'ptemplate-playground-kmm', rateLimit: options.kmmRateLimit })
+    : undefined;
+  const kmm = new SimulatedKmm({ devices, client: kmmClient });
   new SimulatedNodeAgent().setupWithManager(manager);
   kmm.setupWithManager(manager);
   new SimulatedWorker({

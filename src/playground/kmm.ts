@@ -58,6 +58,8 @@ import { isSimulatedNode, SIMULATED_NODE_LABEL, type SimNode, type SimPod } from
 export interface SimulatedKmmOptions {
   /** The devices a loaded module gives a node, by kernel module. Default: `[SIM_DEFAULT_DEVICE]` (`example.com/ptemplate` = `max_dev`, default 5). */
   devices?: readonly SimDeviceKind[];
+  /** The client KMM writes with (its own rate limit, as the real KMM has). Default: the manager's. */
+  client?: Client | undefined;
 }
 
 /** How many nodes one reconcile works on at once. */
@@ -108,12 +110,13 @@ export class SimulatedKmm {
 
   constructor(options: SimulatedKmmOptions = {}) {
     this.#devices = options.devices ?? [SIM_DEFAULT_DEVICE];
+    this.#client = options.client;
   }
 
   /** Adds the simulated KMM controller (Modules, plus Nodes and worker pods mapped to Modules) to the manager. */
   setupWithManager(manager: Manager): Controller {
     this.#cache = manager.cache;
-    this.#client = manager.client;
+    this.#client ??= manager.client;
     const isWorker = (pod: SimPod) => !!pod.metadata.labels?.[KMM_WORKER_ACTION_LABEL];
     return manager.controller('simulated-kmm')
       .for(SimModules)
