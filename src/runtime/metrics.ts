@@ -66,7 +66,7 @@ export class ScrapedGauge<R, L extends string> {
   /**
    * The exposition text of this metric, as the registry would write it, built directly: the
    * registry's own formatting costs several arrays and strings per series (at 140,000 series,
-   * about 50 MB of garbage and 0.7 s of one core per scrape).
+   * tens of MB of garbage and 0.6 s of one core per scrape; this way 0.23 s).
    */
   text(): string {
     const name = escapeText(this.name);

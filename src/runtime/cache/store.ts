@@ -87,11 +87,6 @@ export class Store<T extends KubeObject> {
     return out;
   }
 
-  /** The keys (`namespace/name`) of every object. */
-  keys(): string[] {
-    return [...this.#items.keys()];
-  }
-
   hasIndex(name: string): boolean {
     return this.#indexes.has(name);
   }

@@ -52,7 +52,7 @@ export async function startHttpEndpoints(options: HttpEndpointsOptions): Promise
       const ready = options.ready?.() ?? true;
       res.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' }).end(ready ? 'ok' : 'caches not synced');
     } else if (path === '/metrics' && options.registry) {
-      // Written part by part: a fleet's per-object series never become one string.
+      // Written metric by metric: the whole exposition is never one string.
       exposition(options.registry).then(
         (parts) => {
           res.writeHead(200, { 'content-type': options.registry!.contentType });
