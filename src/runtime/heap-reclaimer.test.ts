@@ -5,11 +5,12 @@ import { exposedGc, HeapReclaimer, type GcFunction } from './heap-reclaimer.ts';
 const MiB = 1024 * 1024;
 
 /** A reclaimer on a fake heap and clock; `gc` shrinks the heap to `live`. */
-function setup(options: { busy?: () => boolean } = {}) {
+function setup(options: { busy?: () => boolean; compactAfterStart?: boolean } = {}) {
   const state = { now: 0, heap: 20 * MiB, live: 15 * MiB, busy: false, gcCalls: [] as unknown[] };
   const gc: GcFunction = (o) => { state.gcCalls.push(o); state.heap = state.live; };
   const reclaimer = new HeapReclaimer({
     busy: options.busy ?? (() => state.busy), gc, heapSize: () => state.heap, now: () => state.now, quietMs: 5_000, minGrowthBytes: 8 * MiB,
+    compactAfterStart: options.compactAfterStart ?? false,
   });
   return { state, reclaimer };
 }
@@ -71,6 +72,20 @@ describe('HeapReclaimer', () => {
     reclaimer.check();
     state.heap = 12 * MiB + 8 * MiB;
     assert.equal(reclaimer.check(), true);
+  });
+
+  it('compacts once after start-up whatever the growth, then only after growth', () => {
+    const { state, reclaimer } = setup({ compactAfterStart: true });
+    state.now = 4_999;
+    assert.equal(reclaimer.check(), false, 'quiet for less than quietMs');
+    state.now = 5_000;
+    assert.equal(reclaimer.check(), true, 'start-up is a burst: its garbage goes at the first quiet period');
+    assert.equal(state.heap, 15 * MiB);
+    for (let t = 6_000; t < 60_000; t += 1_000) {
+      state.now = t;
+      assert.equal(reclaimer.check(), false, 'no growth since');
+    }
+    assert.equal(reclaimer.compactions, 1);
   });
 
   it('start returns at once without a gc() and stops with its signal', async () => {

@@ -21,6 +21,12 @@ export interface HeapReclaimerOptions {
   quietMs?: number;
   /** Compact only when the heap (V8's total) grew this much since the last compaction. Default 8 MiB. */
   minGrowthBytes?: number;
+  /**
+   * The first quiet period compacts whatever the growth: start-up (loading code, filling the caches)
+   * is a burst too, and its garbage would otherwise stay until the heap grows by minGrowthBytes.
+   * Default true.
+   */
+  compactAfterStart?: boolean;
   /** How often to look. Default 1 s. */
   checkEveryMs?: number;
   /** Default: V8's gc, exposed without a command-line flag. */
@@ -55,7 +61,7 @@ export class HeapReclaimer {
     this.#quietMs = options.quietMs ?? 5_000;
     this.#minGrowth = options.minGrowthBytes ?? 8 * 1024 * 1024;
     if (!(this.#quietMs >= 0) || !(this.#minGrowth >= 0)) throw new Error('HeapReclaimer: quietMs and minGrowthBytes must be non-negative');
-    this.#baseline = this.#heapSize();
+    this.#baseline = options.compactAfterStart === false ? this.#heapSize() : -Infinity;
     this.#quietSince = this.#now();
   }
 
