@@ -30,5 +30,5 @@ COPY bin/ ./bin/
 COPY --from=build /app/dist/ ./dist/
 # 65532: the conventional "nonroot" id; numeric so that runAsNonRoot can verify it. It owns nothing in the image.
 USER 65532:65532
-ENTRYPOINT ["node", "--max-semi-space-size=8", "bin/ptemplate-operator.js"]
+ENTRYPOINT ["node", "--max-semi-space-size=8", "--max-opt=2", "bin/ptemplate-operator.js"]
 CMD ["run"]

@@ -100,6 +100,7 @@ describe('ptemplate-operator CLI', () => {
       // The bin re-executes itself with its V8 flags in the same process: the PID we started now runs them.
       const cmdline = readFileSync(`/proc/${run.child.pid}/cmdline`, 'utf8').split('\0');
       assert.ok(cmdline.some((a) => a.startsWith('--max-semi-space-size=')), `young generation capped: ${cmdline.join(' ')}`);
+      assert.ok(cmdline.includes('--max-opt=2'), `top JIT tier off: ${cmdline.join(' ')}`);
       await createPtemplate('cli');
       await waitFor(async () => admin.get(Modules, { namespace: 'cli', name: 'pt' }).catch(() => undefined), { what: 'Module created by the CLI' });
       run.child.kill('SIGTERM');
