@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { KubeConfig } from '@kubernetes/client-node/dist/config.js';
 import { ConfigMaps } from '../resource.ts';
+import { waitFor } from '../testing/wait.ts';
 import { Client } from './client.ts';
 import { AlreadyExistsError, ConflictError, InvalidError, NotFoundError, TooManyRequestsError } from './errors.ts';
 
@@ -83,5 +84,47 @@ describe('Client', () => {
     assert.equal(seen.body?.apiVersion, 'v1');
     assert.equal(seen.body?.kind, 'ConfigMap');
     assert.ok(client.requests.permissionsUsed.has('patch /configmaps'));
+  });
+});
+
+describe('Client.closeIdleConnections', () => {
+  it('closes the keep-alive connections a burst left open, and only those: a watch keeps streaming, the next request reconnects', async () => {
+    const client = new Client(kubeConfig);
+    const open = new Set<import('node:net').Socket>();
+    const onConnection = (socket: import('node:net').Socket) => { open.add(socket); socket.once('close', () => open.delete(socket)); };
+    server.on('connection', onConnection);
+    try {
+      let watchResponse: ServerResponse | undefined;
+      const held: ServerResponse[] = [];
+      const burst = 5;
+      const object = (name: string) => JSON.stringify({ metadata: { name, namespace: 'a' } });
+      handler = (req, res) => {
+        if (req.url?.includes('watch=1')) {
+          watchResponse = res;
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.write(`${JSON.stringify({ type: 'ADDED', object: { metadata: { name: 'w1', namespace: 'a', resourceVersion: '1' } } })}\n`);
+          return;
+        }
+        // Answered together once all arrived: the burst ran on `burst` connections at once.
+        held.push(res);
+        if (held.length === burst) for (const r of held.splice(0)) r.writeHead(200, { 'content-type': 'application/json' }).end(object('b'));
+      };
+      const watch = client.watch(ConfigMaps, { namespace: 'a' });
+      assert.equal((await watch.next()).value?.object.metadata.name, 'w1');
+      await Promise.all(Array.from({ length: burst }, () => client.get(ConfigMaps, { namespace: 'a', name: 'b' })));
+      assert.equal(open.size, burst + 1, 'the burst connections are kept alive beside the watch');
+
+      assert.equal(client.closeIdleConnections(), burst);
+      await waitFor(() => open.size === 1, { what: 'the idle connections closed at the server' });
+      watchResponse!.write(`${JSON.stringify({ type: 'ADDED', object: { metadata: { name: 'w2', namespace: 'a', resourceVersion: '2' } } })}\n`);
+      assert.equal((await watch.next()).value?.object.metadata.name, 'w2', 'the watch kept its connection');
+
+      handler = (_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(object('c'));
+      assert.equal((await client.get(ConfigMaps, { namespace: 'a', name: 'c' })).metadata.name, 'c');
+      assert.equal(client.closeIdleConnections(), 1, 'the next request opened one connection, idle again now');
+      await watch.return(undefined);
+    } finally {
+      server.off('connection', onConnection);
+    }
   });
 });

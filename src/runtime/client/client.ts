@@ -178,6 +178,11 @@ export class Client {
     return this.#server;
   }
 
+  /** Closes the keep-alive connections no request or watch is using (see KubeTransport); returns how many. */
+  closeIdleConnections(): number {
+    return this.#http.closeIdleConnections();
+  }
+
   /** The client-side rate limiter in force (undefined: none). */
   get limiter(): RequestLimiter | undefined {
     return this.#limiter;
