@@ -110,14 +110,19 @@ describe('Client.closeIdleConnections', () => {
         if (held.length === burst) for (const r of held.splice(0)) r.writeHead(200, { 'content-type': 'application/json' }).end(object('b'));
       };
       const watch = client.watch(ConfigMaps, { namespace: 'a' });
-      assert.equal((await watch.next()).value?.object.metadata.name, 'w1');
+      const nextName = async () => {
+        const event = await watch.next();
+        assert.ok(!event.done, 'the watch streams');
+        return event.value.object.metadata.name;
+      };
+      assert.equal(await nextName(), 'w1');
       await Promise.all(Array.from({ length: burst }, () => client.get(ConfigMaps, { namespace: 'a', name: 'b' })));
       assert.equal(open.size, burst + 1, 'the burst connections are kept alive beside the watch');
 
       assert.equal(client.closeIdleConnections(), burst);
       await waitFor(() => open.size === 1, { what: 'the idle connections closed at the server' });
       watchResponse!.write(`${JSON.stringify({ type: 'ADDED', object: { metadata: { name: 'w2', namespace: 'a', resourceVersion: '2' } } })}\n`);
-      assert.equal((await watch.next()).value?.object.metadata.name, 'w2', 'the watch kept its connection');
+      assert.equal(await nextName(), 'w2', 'the watch kept its connection');
 
       handler = (_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(object('c'));
       assert.equal((await client.get(ConfigMaps, { namespace: 'a', name: 'c' })).metadata.name, 'c');
