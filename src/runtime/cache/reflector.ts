@@ -133,7 +133,7 @@ export class Reflector<T extends KubeObject> {
       this.#synced = true;
       this.#o.onSynced?.();
     }
-    this.#o.log.debug({ resource: resourceId(type), count: items.length, resourceVersion, from: rv || 'consistent' }, 'listed');
+    this.#o.log.debug({ count: items.length, resourceVersion, from: rv || 'consistent' }, 'listed');
   }
 
   async #watch(signal: AbortSignal) {
