@@ -19,7 +19,7 @@ RUN node scripts/build.ts
 
 FROM node:24-slim
 ENV NODE_ENV=production
-# Memory settings, explained in bin/ptemplate-operator.js (the entry point's flag is the same one).
+# Memory settings, explained in bin/ptemplate-operator.js (the bin adds Node's flags for the architecture).
 ENV MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072 MALLOC_TRIM_THRESHOLD_=131072
 WORKDIR /app
 # package.json: "type": "module" for bin/ and dist/.
@@ -30,5 +30,5 @@ COPY bin/ ./bin/
 COPY --from=build /app/dist/ ./dist/
 # 65532: the conventional "nonroot" id; numeric so that runAsNonRoot can verify it. It owns nothing in the image.
 USER 65532:65532
-ENTRYPOINT ["node", "--max-semi-space-size=8", "--max-opt=2", "bin/ptemplate-operator.js"]
+ENTRYPOINT ["node", "bin/ptemplate-operator.js"]
 CMD ["run"]

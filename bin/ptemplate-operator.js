@@ -11,25 +11,27 @@
 // brings about 5 MiB of compiler code into memory and bought the operator no CPU: its hot paths
 // are JSON and I/O in C++, and Maglev, the tier below, stays. glibc keeps freed memory in
 // one arena per thread (V8 compiles and collects on several) and raises its mmap threshold after
-// large frees: two arenas and fixed thresholds hand memory back. When the command line and
-// NODE_OPTIONS do not set the flag, the process re-executes itself with it (same PID, so a
-// container's PID 1 stays ours); the image sets all of it in its entry point and environment.
+// large frees: two arenas and fixed thresholds hand memory back. The process re-executes itself
+// with each flag the command line and NODE_OPTIONS do not set (same PID, so a container's PID 1
+// stays ours; the image's entry point relies on it, and sets the glibc variables itself).
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const NODE_FLAGS = ['--max-semi-space-size=8', '--max-opt=2'];
+// Maglev ships on x64 and arm64; where it does not, --max-opt=2 would leave only the baseline compiler.
+const NODE_FLAGS = ['--max-semi-space-size=8', ...(['x64', 'arm64'].includes(process.arch) ? ['--max-opt=2'] : [])];
 const MALLOC_ENV = { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072', MALLOC_TRIM_THRESHOLD_: '131072' };
 
 const major = Number(process.versions.node.split('.')[0]);
-const flagsSet = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].some((f) => f.startsWith('--max-semi-space-size'));
-if (major >= 24 && !flagsSet && typeof process.execve === 'function') {
+const given = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].map((f) => f.split('=')[0]);
+const missing = NODE_FLAGS.filter((flag) => !given.includes(flag.split('=')[0]));
+if (major >= 24 && missing.length > 0 && typeof process.execve === 'function') {
   try {
-    process.execve(process.execPath, [process.execPath, ...NODE_FLAGS, ...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)], { ...MALLOC_ENV, ...process.env });
+    process.execve(process.execPath, [process.execPath, ...missing, ...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)], { ...MALLOC_ENV, ...process.env });
   } catch (err) {
     // Only memory settings are lost: run on V8's defaults rather than not at all.
-    console.error(`ptemplate-operator: could not re-execute with ${NODE_FLAGS.join(' ')} (${err.message}); running without`);
+    console.error(`ptemplate-operator: could not re-execute with ${missing.join(' ')} (${err.message}); running without`);
   }
 }
 if (major >= 24) {
