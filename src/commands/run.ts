@@ -80,9 +80,8 @@ export async function runOperator(options: RunOptions): Promise<void> {
       ...(options.maxConcurrentReconciles ? { maxConcurrentReconciles: options.maxConcurrentReconciles } : {}),
       ...(options.rateLimit ? { rateLimit: options.rateLimit } : {}),
     });
-    // A process of its own: give the memory of a burst (start-up, a fleet-wide change) back after it,
-    // the connections it opened included.
-    manager.add(new HeapReclaimer({ busy: () => !manager.idle, beforeCompaction: () => manager.client.closeIdleConnections(), log }));
+    // A process of its own: give the memory of a burst (start-up, a fleet-wide change) back after it.
+    manager.add(new HeapReclaimer({ busy: () => !manager.idle, log }));
     log.info({ server: manager.client.server, namespace: options.namespace ?? '(all)' }, 'starting ptemplate-operator');
     await manager.start(options.signal);
     await recorder.flush();

@@ -88,27 +88,6 @@ describe('HeapReclaimer', () => {
     assert.equal(reclaimer.compactions, 1);
   });
 
-  it('calls beforeCompaction before each compaction (idle connections go first), and compacts even when it throws', () => {
-    const order: string[] = [];
-    let fail = false;
-    let heap = 15 * MiB;
-    let now = 0;
-    const reclaimer = new HeapReclaimer({
-      busy: () => false, heapSize: () => heap, now: () => now, quietMs: 5_000, minGrowthBytes: 8 * MiB, compactAfterStart: false,
-      gc: () => { order.push('gc'); heap = 15 * MiB; },
-      beforeCompaction: () => { order.push('release'); if (fail) throw new Error('boom'); },
-    });
-    heap = 60 * MiB;
-    now = 5_000;
-    assert.equal(reclaimer.check(), true);
-    now = 6_000;
-    assert.equal(reclaimer.check(), false, 'no growth: nothing released either');
-    fail = true;
-    heap = 40 * MiB;
-    assert.equal(reclaimer.check(), true);
-    assert.deepEqual(order, ['release', 'gc', 'release', 'gc']);
-  });
-
   it('start returns at once without a gc() and stops with its signal', async () => {
     const none = new HeapReclaimer({ busy: () => false, gc: undefined });
     await none.start(new AbortController().signal);

@@ -27,11 +27,6 @@ export interface HeapReclaimerOptions {
    * Default true.
    */
   compactAfterStart?: boolean;
-  /**
-   * Called before each compaction, to let go of what else a burst left behind (the manager's
-   * client closes its idle keep-alive connections). Default: nothing.
-   */
-  beforeCompaction?: () => void;
   /** How often to look. Default 1 s. */
   checkEveryMs?: number;
   /** Default: V8's gc, exposed without a command-line flag. */
@@ -101,11 +96,6 @@ export class HeapReclaimer {
     if (before < this.#baseline) this.#baseline = before;
     if (!this.#gc || before - this.#baseline < this.#minGrowth) return false;
     const start = performance.now();
-    try {
-      this.#o.beforeCompaction?.();
-    } catch (err) {
-      this.#log.warn({ err }, 'releasing before a compaction failed');
-    }
     this.#gc({ type: 'major', execution: 'sync', flavor: 'last-resort' });
     this.#baseline = this.#heapSize();
     this.#compactions++;

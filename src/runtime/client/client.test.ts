@@ -87,9 +87,10 @@ describe('Client', () => {
   });
 });
 
-describe('Client.closeIdleConnections', () => {
-  it('closes the keep-alive connections a burst left open, and only those: a watch keeps streaming, the next request reconnects', async () => {
-    const client = new Client(kubeConfig);
+describe('Client keep-alive connections', () => {
+  it('closes a connection idle for idleConnectionTimeoutMs; a watch quiet for longer keeps its own, and the next request reconnects', async () => {
+    const idleMs = 300;
+    const client = new Client(kubeConfig, { idleConnectionTimeoutMs: idleMs });
     const open = new Set<import('node:net').Socket>();
     const onConnection = (socket: import('node:net').Socket) => { open.add(socket); socket.once('close', () => open.delete(socket)); };
     server.on('connection', onConnection);
@@ -119,14 +120,18 @@ describe('Client.closeIdleConnections', () => {
       await Promise.all(Array.from({ length: burst }, () => client.get(ConfigMaps, { namespace: 'a', name: 'b' })));
       assert.equal(open.size, burst + 1, 'the burst connections are kept alive beside the watch');
 
-      assert.equal(client.closeIdleConnections(), burst);
+      const quietSince = performance.now();
       await waitFor(() => open.size === 1, { what: 'the idle connections closed at the server' });
+      assert.ok(performance.now() - quietSince >= idleMs * 0.9, 'not before they were idle for the timeout');
+      // The watch has now sent nothing for longer than the idle timeout: its connection stays.
+      await waitFor(() => performance.now() - quietSince > 2 * idleMs, { what: 'twice the idle timeout' });
+      assert.equal(open.size, 1);
       watchResponse!.write(`${JSON.stringify({ type: 'ADDED', object: { metadata: { name: 'w2', namespace: 'a', resourceVersion: '2' } } })}\n`);
       assert.equal(await nextName(), 'w2', 'the watch kept its connection');
 
       handler = (_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(object('c'));
       assert.equal((await client.get(ConfigMaps, { namespace: 'a', name: 'c' })).metadata.name, 'c');
-      assert.equal(client.closeIdleConnections(), 1, 'the next request opened one connection, idle again now');
+      assert.equal(open.size, 2, 'the next request opened a connection of its own');
       await watch.return(undefined);
     } finally {
       server.off('connection', onConnection);

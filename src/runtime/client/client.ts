@@ -30,6 +30,8 @@ export interface ClientOptions {
   maxRetries?: number;
   /** Per-request timeout for everything but watches. Default 30 s. */
   requestTimeoutMs?: number;
+  /** How long an unused keep-alive connection stays open. Default 90 s (KubeTransportOptions). */
+  idleConnectionTimeoutMs?: number;
   /** Registers `rest_client_requests_total` here when given. */
   registry?: Registry;
   /** The User-Agent header (API server audit logs and metrics name the caller by it). Default: the field manager. */
@@ -155,7 +157,7 @@ export class Client {
     const cluster = kubeConfig.getCurrentCluster();
     if (!cluster) throw new Error('kubeconfig has no current cluster (set a current-context)');
     this.kubeConfig = kubeConfig;
-    this.#http = new KubeTransport(kubeConfig);
+    this.#http = new KubeTransport(kubeConfig, { idleConnectionTimeoutMs: options.idleConnectionTimeoutMs });
     this.#server = cluster.server.replace(/\/+$/, '');
     this.#host = new URL(this.#server).host;
     this.fieldManager = options.fieldManager ?? DEFAULT_FIELD_MANAGER;
@@ -176,11 +178,6 @@ export class Client {
 
   get server(): string {
     return this.#server;
-  }
-
-  /** Closes the keep-alive connections no request or watch is using (see KubeTransport); returns how many. */
-  closeIdleConnections(): number {
-    return this.#http.closeIdleConnections();
   }
 
   /** The client-side rate limiter in force (undefined: none). */

@@ -30,12 +30,24 @@ interface RequestOptions extends https.RequestOptions {
   headers?: Record<string, string>;
 }
 
+export interface KubeTransportOptions {
+  /**
+   * A keep-alive connection no request has used for this long is closed (Go's
+   * Transport.IdleConnTimeout; client-go's default). A burst of parallel requests opens one
+   * connection per request it ran at once, and an HTTP/1.1 agent would otherwise keep them all
+   * until the server closes them. Watches and requests in flight are not idle. Default 90 s.
+   */
+  idleConnectionTimeoutMs?: number | undefined;
+}
+
 export class KubeTransport {
   readonly #kubeConfig: KubeConfig;
+  readonly #idleTimeoutMs: number;
   #agent: { key: string; agent: http.Agent } | undefined;
 
-  constructor(kubeConfig: KubeConfig) {
+  constructor(kubeConfig: KubeConfig, options: KubeTransportOptions = {}) {
     this.#kubeConfig = kubeConfig;
+    this.#idleTimeoutMs = options.idleConnectionTimeoutMs ?? 90_000;
   }
 
   async send(req: HttpRequest): Promise<HttpResponse> {
@@ -73,24 +85,6 @@ export class KubeTransport {
   }
 
   /**
-   * Closes the keep-alive connections no request is using (Go's Transport.CloseIdleConnections);
-   * requests in flight and watches keep theirs. A burst of parallel requests leaves one TLS
-   * connection per request it ran at once, each holding buffers and OpenSSL state, which an
-   * HTTP/1.1 agent would otherwise keep until the server closes them. Returns how many it closed.
-   */
-  closeIdleConnections(): number {
-    let closed = 0;
-    for (const sockets of Object.values(this.#agent?.agent.freeSockets ?? {})) {
-      // A copy: each destroyed socket leaves the agent's list as it closes.
-      for (const socket of [...(sockets ?? [])]) {
-        socket.destroy();
-        closed++;
-      }
-    }
-    return closed;
-  }
-
-  /**
    * One keep-alive agent per TLS identity, rebuilt when the material changes (an exec plugin's
    * rotated client certificate, a new CA). A proxy in the kubeconfig gets client-node's proxy agent.
    */
@@ -107,7 +101,10 @@ export class KubeTransport {
       if (old) setTimeout(() => old.destroy(), 11 * 60_000).unref();
       const defined = Object.fromEntries(Object.entries(tls).filter(([, v]) => v !== undefined));
       // Keep-alive probes at 30 s, as client-go, so idle connections through load balancers stay up.
-      const agent = secure ? new https.Agent({ keepAlive: true, keepAliveMsecs: 30_000, ...defined }) : new http.Agent({ keepAlive: true, keepAliveMsecs: 30_000 });
+      // `timeout` is the socket's inactivity timeout: the agent closes a pooled (free) socket when it
+      // fires; on a socket in use it only emits 'timeout', which nothing here acts on.
+      const pool = { keepAlive: true, keepAliveMsecs: 30_000, timeout: this.#idleTimeoutMs };
+      const agent = secure ? new https.Agent({ ...pool, ...defined }) : new http.Agent(pool);
       this.#agent = { key, agent };
     }
     return this.#agent.agent;
