@@ -38,7 +38,7 @@ export {
   Controller, type ControllerOptions, type ReconcileContext, type ReconcileResult, type Reconciler, type Request,
 } from './controller/controller.ts';
 export { ControllerBuilder, type WatchOptions as ControllerWatchOptions } from './controller/builder.ts';
-export { enqueueControllerOwner, enqueueObject, type MapFunc } from './controller/handler.ts';
+export { enqueueControllerOwner, enqueueObject, replaysLow, replaysLowWhenObserved, type MapFunc, type ReplayPriority } from './controller/handler.ts';
 export {
   annotationsChanged, deletionOrFinalizersChanged, generationChanged, labelsChanged, matching, or, passes, type Predicate,
 } from './controller/predicate.ts';

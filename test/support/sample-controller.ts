@@ -50,12 +50,14 @@ interface ConfigMap extends KubeObject {
   data?: Record<string, string>;
 }
 
-export function addWidgetController(manager: Manager, counters = { reconciles: 0 }): Controller {
+/** `order`, when given, records each reconcile's widget name as it starts. */
+export function addWidgetController(manager: Manager, counters: { reconciles: number; order?: string[] } = { reconciles: 0 }): Controller {
   return manager.controller('widget')
     .for(Widgets, { predicates: [generationChanged] })
     .owns(ConfigMaps)
     .complete(async ({ namespace, name }) => {
       counters.reconciles++;
+      counters.order?.push(name);
       const widget = manager.cache.get(Widgets, { namespace, name });
       if (!widget || widget.metadata.deletionTimestamp) return;
       const childName = `${name}-data`;

@@ -10,7 +10,11 @@ import { Store, type IndexFunc, type StoreChange, type TransformFunc } from './s
 export type { TransformFunc };
 
 export interface ResourceEventHandler<T extends KubeObject> {
-  add?(obj: T): void;
+  /**
+   * `replayed` is true for objects that were already cached when the handler registered (client-go's
+   * isInInitialList): a controller starting after its caches synced gets its whole world that way.
+   */
+  add?(obj: T, replayed: boolean): void;
   update?(old: T, obj: T): void;
   delete?(obj: T): void;
 }
@@ -90,7 +94,7 @@ export class Informer<T extends KubeObject> {
   /** Registers a handler; objects already in the store are replayed to it as adds. Returns an unregister function. */
   addHandler(handler: ResourceEventHandler<T>): () => void {
     this.#handlers.add(handler);
-    for (const obj of this.#store.list()) this.#call(() => handler.add?.(obj));
+    for (const obj of this.#store.list()) this.#call(() => handler.add?.(obj, true));
     return () => this.#handlers.delete(handler);
   }
 
@@ -131,7 +135,7 @@ export class Informer<T extends KubeObject> {
     for (const change of changes) {
       for (const handler of this.#handlers) {
         this.#call(() => {
-          if (change.type === 'add') handler.add?.(change.obj);
+          if (change.type === 'add') handler.add?.(change.obj, false);
           else if (change.type === 'update') handler.update?.(change.old!, change.obj);
           else handler.delete?.(change.obj);
         });

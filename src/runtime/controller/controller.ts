@@ -8,7 +8,7 @@ import type { Informer } from '../cache/informer.ts';
 import { TooManyRequestsError } from '../client/errors.ts';
 import { isTerminal } from '../errors.ts';
 import { WorkQueue, WorkQueueMetricsProvider, ExponentialFailureRateLimiter, type RateLimiter } from '../workqueue/index.ts';
-import type { MapFunc } from './handler.ts';
+import type { MapFunc, ReplayPriority } from './handler.ts';
 import { controllerMetrics, type ControllerMetrics } from './metrics.ts';
 import { passes, type Predicate } from './predicate.ts';
 
@@ -76,11 +76,15 @@ export class Controller {
     return this.idle && this.queue.waiting === 0;
   }
 
-  /** Feeds the queue from an informer: every event passing the predicates is mapped to keys. */
-  watch<T extends KubeObject>(informer: Informer<T>, map: MapFunc<T>, predicates: readonly Predicate<T>[] = []): void {
-    const enqueue = (obj: T) => { for (const key of map(obj)) this.queue.add(key); };
+  /**
+   * Feeds the queue from an informer: every event passing the predicates is mapped to keys. The
+   * objects already cached when the controller starts are replayed as creates, at the priority
+   * `replay` gives them (default: normal).
+   */
+  watch<T extends KubeObject>(informer: Informer<T>, map: MapFunc<T>, predicates: readonly Predicate<T>[] = [], replay?: ReplayPriority<T>): void {
+    const enqueue = (obj: T, lowPriority = false) => { for (const key of map(obj)) this.queue.add(key, { lowPriority }); };
     this.#sources.push(() => informer.addHandler({
-      add: (obj) => { if (passes(predicates, 'create', obj)) enqueue(obj); },
+      add: (obj, replayed) => { if (passes(predicates, 'create', obj)) enqueue(obj, replayed && replay?.(obj) === 'low'); },
       update: (old, obj) => {
         if (!passes(predicates, 'update', obj, old)) return;
         enqueue(obj);

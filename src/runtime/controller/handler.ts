@@ -21,3 +21,23 @@ export function enqueueControllerOwner(ownerType: ResourceType): MapFunc {
     return [];
   };
 }
+
+/**
+ * Which replayed objects may wait behind fresh events (low priority in the queue). A controller that
+ * starts, or whose process becomes leader, is handed every cached object at once; without this a
+ * new object would wait behind thousands of reconciles that find nothing to do.
+ */
+export type ReplayPriority<T extends KubeObject = KubeObject> = (obj: T) => 'low' | 'normal';
+
+/** Every replay waits (controller-runtime's default for its priority queue): for children and mapped types. */
+export const replaysLow: ReplayPriority = () => 'low';
+
+/**
+ * A replayed object waits when its status says its current spec was handled
+ * (status.observedGeneration = metadata.generation) and it is not being deleted; anything else
+ * (new, edited while no controller ran, deleting) goes first.
+ */
+export const replaysLowWhenObserved: ReplayPriority = (obj) => {
+  const observed = (obj as { status?: { observedGeneration?: unknown } }).status?.observedGeneration;
+  return obj.metadata.generation !== undefined && observed === obj.metadata.generation && !obj.metadata.deletionTimestamp ? 'low' : 'normal';
+};

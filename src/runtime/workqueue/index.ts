@@ -1,5 +1,5 @@
 export { ExponentialFailureRateLimiter, type RateLimiter } from './ratelimiter.ts';
-export { WorkQueue, realClock, type Clock, type WorkQueueOptions } from './queue.ts';
+export { WorkQueue, realClock, type AddOptions, type Clock, type WorkQueueOptions } from './queue.ts';
 export {
   WorkQueueMetricsProvider,
   noopQueueMetrics,

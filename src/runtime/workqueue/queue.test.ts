@@ -52,6 +52,61 @@ void test('an add while processing yields exactly one follow-up after done', asy
   q.shutDown();
 });
 
+void test('low-priority items wait behind every normal item, FIFO within each lane', async () => {
+  const q = new WorkQueue({ name: 'lanes' });
+  q.add('replay-1', { lowPriority: true });
+  q.add('replay-2', { lowPriority: true });
+  q.add('fresh-1');
+  q.add('replay-3', { lowPriority: true });
+  q.add('fresh-2');
+  assert.equal(q.length, 5);
+  assert.equal(await q.get(), 'fresh-1');
+  // A normal item added while low ones wait still goes first.
+  q.add('fresh-3');
+  q.done('fresh-1');
+  assert.deepEqual(await drain(q), ['fresh-2', 'fresh-3', 'replay-1', 'replay-2', 'replay-3']);
+});
+
+void test('a normal add moves a queued low item to the normal lane, once', async () => {
+  const q = new WorkQueue({ name: 'promote' });
+  q.add('a', { lowPriority: true });
+  q.add('b', { lowPriority: true });
+  q.add('c');
+  q.add('b');
+  q.add('b', { lowPriority: true }); // a later low add does not demote it
+  assert.equal(q.length, 3, 'still one entry per item');
+  assert.deepEqual(await drain(q), ['c', 'b', 'a']);
+  assert.equal(q.length, 0);
+  assert.equal(await isPending(q.get()), true, 'the moved item is not handed out twice');
+  q.shutDown();
+});
+
+void test('an item added while processing is queued again in the lane of its adds', async () => {
+  const q = new WorkQueue({ name: 'lane-follow-up' });
+  q.add('a');
+  q.add('b');
+  assert.equal(await q.get(), 'a');
+  assert.equal(await q.get(), 'b');
+  q.add('a', { lowPriority: true });
+  q.add('b', { lowPriority: true });
+  q.add('b'); // normal wins while b is being processed
+  q.add('c');
+  q.done('a');
+  q.done('b');
+  assert.deepEqual(await drain(q), ['c', 'b', 'a']);
+});
+
+void test('shutdown still hands out what is queued in both lanes, normal first', async () => {
+  const q = new WorkQueue({ name: 'lanes-shutdown' });
+  q.add('low', { lowPriority: true });
+  q.add('normal');
+  q.shutDown();
+  q.add('late');
+  assert.equal(await q.get(), 'normal');
+  assert.equal(await q.get(), 'low');
+  assert.equal(await q.get(), undefined);
+});
+
 void test('many adds of a queued item collapse into one, in FIFO order', async () => {
   const q = new WorkQueue({ name: 'dedup' });
   for (const key of ['a', 'b', 'a', 'c', 'b', 'a']) q.add(key);

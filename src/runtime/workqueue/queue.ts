@@ -4,6 +4,9 @@
 // - an item being processed is never handed out again before done(); adding it meanwhile
 //   marks it dirty and it is queued once more on done() (exactly one follow-up);
 // - adding an item that is already queued is a no-op (deduplication); otherwise FIFO;
+// - two lanes (controller-runtime's priority queue, in its simplest form): low-priority items are
+//   handed out only when no normal item is queued, and adding a queued low item at normal
+//   priority moves it to the normal lane;
 // - addAfter() keeps the earliest ready time of an item that is already waiting;
 // - after shutdown, adds are ignored, waiting (delayed) items are dropped, and getters
 //   still receive what is queued, then undefined.
@@ -32,6 +35,14 @@ export const realClock: Clock = {
     return { cancel: () => clearTimeout(timer) };
   },
 };
+
+export interface AddOptions {
+  /**
+   * Wait behind every normal item: for work that is probably a no-op, such as the objects a
+   * starting controller replays from its cache. Default false. A normal add of the same item wins.
+   */
+  lowPriority?: boolean;
+}
 
 export interface WorkQueueOptions<T> {
   /** The queue name: the `name` label of its metrics. */
@@ -71,6 +82,12 @@ class Fifo<T> {
     }
     return item;
   }
+}
+
+/** An item in the low lane; `live` turns false when a normal add moves it to the normal lane. */
+interface LowEntry<T> {
+  item: T;
+  live: boolean;
 }
 
 interface WaitingEntry<T> {
@@ -174,8 +191,13 @@ export class WorkQueue<T = string> {
   readonly #clock: Clock;
   readonly #metrics: QueueMetrics;
   readonly #queue = new Fifo<T>();
+  readonly #low = new Fifo<LowEntry<T>>();
+  /** The live entries of #low, by item. */
+  readonly #lowEntries = new Map<T, LowEntry<T>>();
   /** Items that need processing: queued, or added again while being processed. */
   readonly #dirty = new Set<T>();
+  /** The dirty items that were only ever added at low priority. */
+  readonly #dirtyLow = new Set<T>();
   readonly #processing = new Set<T>();
   readonly #waiting = new WaitingHeap<T>();
   /** Pending get() calls; only non-empty while the queue is empty and running. */
@@ -193,9 +215,9 @@ export class WorkQueue<T = string> {
     this.#metrics = options.metrics?.forQueue(options.name, () => this.#clock.now()) ?? noopQueueMetrics;
   }
 
-  /** Items queued for a worker (not being processed, not waiting for a delay). */
+  /** Items queued for a worker, in both lanes (not being processed, not waiting for a delay). */
   get length(): number {
-    return this.#queue.length;
+    return this.#queue.length + this.#lowEntries.size;
   }
 
   /** Items waiting for a delay (addAfter, backoff) to pass. */
@@ -207,10 +229,15 @@ export class WorkQueue<T = string> {
     return this.#shuttingDown;
   }
 
-  add(item: T): void {
-    if (this.#shuttingDown || this.#dirty.has(item)) return;
+  add(item: T, options: AddOptions = {}): void {
+    if (this.#shuttingDown) return;
+    if (this.#dirty.has(item)) {
+      if (!options.lowPriority) this.#promote(item);
+      return;
+    }
     this.#metrics.add(item);
     this.#dirty.add(item);
+    if (options.lowPriority) this.#dirtyLow.add(item);
     // Being processed: done() queues it, so no worker sees it twice at once.
     if (this.#processing.has(item)) return;
     this.#enqueue(item);
@@ -249,6 +276,7 @@ export class WorkQueue<T = string> {
    */
   get(): Promise<T | undefined> {
     if (this.#queue.length > 0) return Promise.resolve(this.#take(this.#queue.shift()));
+    if (this.#lowEntries.size > 0) return Promise.resolve(this.#take(this.#shiftLow()));
     if (this.#shuttingDown) {
       this.#closeMetricsIfIdle();
       return Promise.resolve(undefined);
@@ -301,12 +329,37 @@ export class WorkQueue<T = string> {
     // A waiting getter implies an empty queue: hand the item straight over.
     const getter = this.#getters.shift();
     if (getter) getter(this.#take(item));
-    else this.#queue.push(item);
+    else if (this.#dirtyLow.has(item)) {
+      const entry = { item, live: true };
+      this.#low.push(entry);
+      this.#lowEntries.set(item, entry);
+    } else this.#queue.push(item);
+  }
+
+  /** A normal add of a dirty item: it is no longer low, and moves lanes if it is queued. */
+  #promote(item: T): void {
+    if (!this.#dirtyLow.delete(item)) return;
+    const entry = this.#lowEntries.get(item);
+    if (!entry) return; // being processed: done() queues it in the normal lane
+    entry.live = false;
+    this.#lowEntries.delete(item);
+    this.#queue.push(item);
+  }
+
+  /** Callers check #lowEntries.size first; skips entries that moved to the normal lane. */
+  #shiftLow(): T {
+    for (;;) {
+      const entry = this.#low.shift();
+      if (!entry.live) continue;
+      this.#lowEntries.delete(entry.item);
+      return entry.item;
+    }
   }
 
   /** Marks the item as being processed by the caller. */
   #take(item: T): T {
     this.#dirty.delete(item);
+    this.#dirtyLow.delete(item);
     this.#processing.add(item);
     this.#metrics.get(item);
     return item;
@@ -319,7 +372,7 @@ export class WorkQueue<T = string> {
   }
 
   #closeMetricsIfIdle(): void {
-    if (this.#metricsClosed || !this.#shuttingDown || this.#processing.size > 0 || this.#queue.length > 0) return;
+    if (this.#metricsClosed || !this.#shuttingDown || this.#processing.size > 0 || this.length > 0) return;
     this.#metricsClosed = true;
     this.#metrics.close();
   }
