@@ -14,6 +14,7 @@ COPY package.json package-lock.json ./
 # The bundler is a development dependency, so this stage installs those too; none reach the image.
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY scripts/build.ts ./scripts/
+COPY scripts/lazy/ ./scripts/lazy/
 COPY src/ ./src/
 RUN node scripts/build.ts
 

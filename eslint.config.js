@@ -23,6 +23,14 @@ export default tseslint.config(
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+  },
+  // The build's CommonJS stand-ins (scripts/lazy): plain JavaScript, outside the TypeScript project.
+  {
+    files: ['**/*.cjs'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: { ...tseslint.configs.disableTypeChecked.languageOptions, sourceType: 'commonjs', globals: { require: 'readonly', exports: 'writable', module: 'writable' } },
+  },
+  {
     rules: {
       // node:test's describe/it return promises the runner itself tracks.
       '@typescript-eslint/no-floating-promises': ['error', {

@@ -8,8 +8,9 @@
 //     --metafile       also writes dist/meta.json (what each input contributes: esbuild's analyzer reads it)
 //     --if-available   exit quietly when esbuild is not installed (`npm install --omit=dev`): bin/ then runs the sources
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { builtinModules } from 'node:module';
-import { fileURLToPath } from 'node:url';
+import { builtinModules, createRequire } from 'node:module';
+import { join, relative } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type * as esbuild from 'esbuild';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -47,6 +48,52 @@ const plugins: esbuild.Plugin[] = [
     },
   },
 ];
+
+/**
+ * Parts of client-node's kubeconfig support that only some kubeconfigs use (the OIDC and the
+ * legacy gcp/azure auth providers, SOCKS and HTTP proxies) load when first used: loading them at
+ * start cost about 2.5 MiB of memory in every pod. Each import of one of them from client-node
+ * gets a stand-in whose exports are getters; the first read requires the real module, which the
+ * bundle holds as a lazily initialised module (esbuild's wrapper for a required ES module).
+ */
+const LOADED_ON_USE = ['openid-client', 'jsonpath-plus', 'socks-proxy-agent', 'socks', 'hpagent'];
+const STAND_IN = '.on-use.cjs';
+plugins.unshift({
+  name: 'loaded-on-use',
+  setup(build) {
+    build.onResolve({ filter: new RegExp(`^(${LOADED_ON_USE.join('|')})$`) }, async (args) => {
+      if (args.pluginData === 'resolved' || !args.importer.includes('/@kubernetes/client-node/')) return undefined;
+      const real = await build.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir, importer: args.importer, pluginData: 'resolved' });
+      if (real.errors.length > 0) return { errors: real.errors };
+      // .cjs: the stand-in is CommonJS (getters), whatever the real module's extension says (.mjs).
+      // Relative to the checkout: the path names the module in the bundle, which must not depend on where it was built.
+      return { path: `${relative(root, real.path)}${STAND_IN}`, namespace: 'loaded-on-use' };
+    });
+    build.onLoad({ filter: /.*/, namespace: 'loaded-on-use' }, async (args) => {
+      const path = join(root, args.path.slice(0, -STAND_IN.length));
+      const names = Object.keys((await import(pathToFileURL(path).href)) as object).filter((name) => name !== '__esModule');
+      return {
+        loader: 'js',
+        resolveDir: root,
+        contents: [
+          'let real;',
+          `const load = () => (real ??= require(${JSON.stringify(path)}));`,
+          "Object.defineProperty(exports, '__esModule', { value: true });",
+          `for (const name of ${JSON.stringify(names)}) Object.defineProperty(exports, name, { enumerable: true, get: () => load()[name] });`,
+        ].join('\n'),
+      };
+    });
+  },
+});
+
+/** prom-client's index through scripts/lazy/prom-client.cjs: each export loads when first read. */
+const promClientIndex = `${root}scripts/lazy/prom-client.cjs`;
+plugins.unshift({
+  name: 'prom-client-on-use',
+  setup(build) {
+    build.onResolve({ filter: /^prom-client$/ }, () => ({ path: promClientIndex }));
+  },
+});
 
 /**
  * undici (about 25 MB of memory once loaded) serves only client-node's own HTTP layer: its API
@@ -120,6 +167,10 @@ const result = await esbuildModule.build({
   // CommonJS dependencies (prom-client, pino) call require() for Node's built-ins.
   banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
 });
+// The stand-in index must offer what the real one does: a name missing there would be undefined in the bundle only.
+const requireHere = createRequire(import.meta.url);
+const [lazyNames, realNames] = [promClientIndex, 'prom-client'].map((id) => Object.keys(requireHere(id) as object).sort().join(' '));
+if (lazyNames !== realNames) throw new Error(`scripts/lazy/prom-client.cjs exports [${lazyNames}], prom-client's index [${realNames}]: update the stand-in`);
 if (result.metafile) writeFileSync(`${outdir}/meta.json`, JSON.stringify(result.metafile));
 
 // esbuild escapes non-ASCII characters in code but keeps them in the comments it preserves, and a

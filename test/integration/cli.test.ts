@@ -3,11 +3,12 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { createServer as createHttpServer } from 'node:http';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { parseAllDocuments } from 'yaml';
+import { parse, parseAllDocuments, stringify } from 'yaml';
 import { moduleCrd } from '../../src/kmm/crd.ts';
 import { Modules } from '../../src/kmm/resource.ts';
 import { ptemplateCrd } from '../../src/ptemplate/api/crd.ts';
@@ -124,6 +125,45 @@ describe('ptemplate-operator CLI', () => {
       assert.equal(await run.exit, 0, run.output());
     } finally {
       run.child.kill('SIGKILL');
+    }
+  });
+
+  it('reaches the API server through the kubeconfig\'s proxy-url (proxy support the bundle loads on first use)', async () => {
+    // An HTTP CONNECT proxy that records where it tunnels to.
+    const tunnels: string[] = [];
+    const sockets = new Set<{ destroy(): void }>();
+    const proxy = createHttpServer().on('connect', (req, client, head) => {
+      tunnels.push(req.url ?? '');
+      const [host, port] = (req.url ?? '').split(':');
+      const upstream = connect(Number(port), host, () => {
+        client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+        upstream.write(head);
+        upstream.pipe(client).pipe(upstream);
+      });
+      upstream.on('error', () => client.destroy());
+      client.on('error', () => upstream.destroy());
+      sockets.add(client).add(upstream);
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const dir = await mkdtemp(join(tmpdir(), 'pt-proxy-'));
+    const probe = await freePort();
+    const config = parse(await readFile(cp.kubeconfigPath, 'utf8')) as { clusters: { cluster: Record<string, unknown> }[] };
+    config.clusters[0]!.cluster['proxy-url'] = `http://127.0.0.1:${(proxy.address() as { port: number }).port}`;
+    await writeFile(join(dir, 'kubeconfig'), stringify(config));
+    const run = start(['run', '--kubeconfig', join(dir, 'kubeconfig'), '--health-probe-bind-address', `127.0.0.1:${probe}`, '--metrics-bind-address', '0', '--webhook-bind-address', '0']);
+    try {
+      await waitFor(() => readyz(probe), { what: `/readyz through the proxy; output so far:\n${run.output()}` });
+      await createPtemplate('proxied');
+      await waitFor(async () => admin.get(Modules, { namespace: 'proxied', name: 'pt' }).catch(() => undefined), { what: 'Module created through the proxy' });
+      assert.ok(tunnels.length > 0 && tunnels.every((t) => t === new URL(cp.server).host), `tunnels to the API server: ${tunnels.join(', ')}`);
+      run.child.kill('SIGTERM');
+      assert.equal(await run.exit, 0, run.output());
+    } finally {
+      run.child.kill('SIGKILL');
+      // A tunnel stays open on the API server's side (keep-alive): close() waits for every socket.
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => proxy.close(resolve));
+      await rm(dir, { recursive: true, force: true });
     }
   });
 
