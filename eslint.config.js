@@ -23,14 +23,6 @@ export default tseslint.config(
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
-  },
-  // The build's CommonJS stand-ins (scripts/lazy): plain JavaScript, outside the TypeScript project.
-  {
-    files: ['**/*.cjs'],
-    ...tseslint.configs.disableTypeChecked,
-    languageOptions: { ...tseslint.configs.disableTypeChecked.languageOptions, sourceType: 'commonjs', globals: { require: 'readonly', exports: 'writable', module: 'writable' } },
-  },
-  {
     rules: {
       // node:test's describe/it return promises the runner itself tracks.
       '@typescript-eslint/no-floating-promises': ['error', {
@@ -66,4 +58,11 @@ export default tseslint.config(
   { files: ['**/*.js'], ...tseslint.configs.disableTypeChecked },
   // Plain JS files (the bin shim) run on Node: its globals are defined.
   { files: ['**/*.js'], languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly' } } },
+  // The build's CommonJS stand-ins (scripts/lazy): plain JavaScript, outside the TypeScript project.
+  {
+    files: ['**/*.cjs'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: { ...tseslint.configs.disableTypeChecked.languageOptions, sourceType: 'commonjs', globals: { require: 'readonly', exports: 'writable' } },
+    rules: { ...tseslint.configs.disableTypeChecked.rules, '@typescript-eslint/no-require-imports': 'off' },
+  },
 );

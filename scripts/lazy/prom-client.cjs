@@ -11,7 +11,7 @@ lazy('Registry', () => require('prom-client/lib/registry'));
 Object.defineProperty(exports, 'contentType', {
   enumerable: true,
   get: () => exports.register.contentType,
-  set: (value) => exports.register.setContentType(value),
+  set: (value) => { exports.register.setContentType(value); },
 });
 lazy('prometheusContentType', () => exports.Registry.PROMETHEUS_CONTENT_TYPE);
 lazy('openMetricsContentType', () => exports.Registry.OPENMETRICS_CONTENT_TYPE);
