@@ -3,9 +3,10 @@ import { describe, it } from 'node:test';
 import { devicePluginReadyLabel, moduleReadyLabel } from '../kmm/labels.ts';
 import { validateModule } from '../kmm/validation.ts';
 import { immutableConsumersChange, immutableModuleChange } from '../kmm/workload/children.ts';
+import type { Module } from '../kmm/types.ts';
 import { withDefaults } from './api/defaults.ts';
 import type { Ptemplate } from './api/schema.ts';
-import { desiredConsumers, desiredModule } from './driver.ts';
+import { desiredConsumers, desiredModule, type DaemonSet } from './driver.ts';
 import { APPLIED_HASH_ANNOTATION } from './names.ts';
 
 const pt = (spec: Record<string, unknown> = {}): Ptemplate => ({
@@ -57,5 +58,12 @@ describe('immutable changes', () => {
     const other = structuredClone(versioned);
     other.spec.moduleLoader!.container.version = 'v3';
     assert.equal(immutableModuleChange(other, versioned), undefined, 'one version to another is an update (KMM\'s ordered upgrade)');
+  });
+  it('adopts children none of whose fields are ours (cached without a spec): the apply, not a guess, decides', () => {
+    const foreignModule = { ...desiredModule(pt(), pt().spec), spec: undefined } as unknown as Module;
+    const foreignConsumers = { ...desiredConsumers(pt(), pt().spec), spec: undefined } as unknown as DaemonSet;
+    assert.equal(immutableModuleChange(desiredModule(pt(), { ...pt().spec, version: 'v2' }), foreignModule), undefined);
+    assert.equal(immutableConsumersChange(desiredConsumers(pt(), pt().spec), foreignConsumers), undefined);
+    assert.equal(immutableConsumersChange(desiredConsumers(pt(), pt().spec), { ...foreignConsumers, spec: { template: {} } }), undefined, 'a spec without our selector');
   });
 });

@@ -122,6 +122,10 @@ export function ownedConsumers(owner: KubeObject, ownerType: ResourceType, ds: D
  * immutable (an earlier version of the operator, or someone else, may have left another one).
  */
 export function immutableConsumersChange(desired: DaemonSet, current: DaemonSet): string | undefined {
+  // The cache holds only the fields our field manager applied: when the selector is not among them
+  // (children another manager wrote, such as the Go reference operator's), only the server knows
+  // it. The apply then says so (an immutable-field error), and the reconciler replaces on its word.
+  if (current.spec?.selector === undefined) return undefined;
   const want = JSON.stringify(stableSelector(desired.spec?.selector));
   const have = JSON.stringify(stableSelector(current.spec?.selector));
   return want === have ? undefined : `spec.selector is immutable and differs (${have} -> ${want})`;
@@ -132,6 +136,8 @@ export function immutableConsumersChange(desired: DaemonSet, current: DaemonSet)
  * spec.moduleLoader.container.version between empty and set.
  */
 export function immutableModuleChange(desired: Module, current: Module): string | undefined {
+  // As for the consumers: no spec in the cache means none of it is ours yet; the apply adopts it.
+  if (current.spec === undefined) return undefined;
   const want = desired.spec.moduleLoader?.container.version ?? '';
   const have = current.spec.moduleLoader?.container.version ?? '';
   if (!want === !have) return undefined;

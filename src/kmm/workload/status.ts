@@ -36,7 +36,7 @@ export function moduleLoadedCondition(owner: Owner, selector: Record<string, str
   if (matching.length === 0) {
     return { status: 'False', reason: 'NoMatchingNodes', message: `no node has the labels of spec.selector ${JSON.stringify(selector)}: label the nodes that have the device, or change spec.selector` };
   }
-  const kmod = module.spec.moduleLoader?.container.modprobe.moduleName ?? name;
+  const kmod = module.spec?.moduleLoader?.container.modprobe.moduleName ?? name;
   const loaded = matching.filter((n) => isModuleReadyOn(n, ns, name)).length;
   // KMM's desired count leaves out nodes without a kernel mapping; before it reports, every matching node counts.
   const reported = module.status?.moduleLoader?.desiredNumber;
