@@ -117,23 +117,27 @@ export class Reflector<T extends KubeObject> {
   async #list(signal: AbortSignal) {
     const { client, type, namespace, labelSelector, fieldSelector, metadataOnly } = this.#o;
     const rv = this.#listResourceVersion();
+    const started = performance.now();
     const limit = rv === '' || rv === '0' ? this.#o.pageSize ?? 500 : undefined;
     // The server rejects a continue token together with a resourceVersion: the token carries it.
     const list = await listAllPages((cont) => client.list(type, {
       namespace, labelSelector, fieldSelector, limit, continue: cont, resourceVersion: cont ? undefined : rv, metadataOnly, signal,
     }));
     const { items } = list;
+    const listed = performance.now();
     const resourceVersion = list.metadata.resourceVersion ?? '';
     const changes = this.#o.store.replace(items);
     this.#resourceVersion = resourceVersion;
     this.#resourceVersionUnavailable = false;
     this.#backoff.reset();
     this.#o.onChanges(changes);
+    // The first list is what start-up waits for: say how long it took, and where (the request, or storing it).
+    const timing = { count: items.length, resourceVersion, from: rv || 'consistent', listMs: Math.round(listed - started), storeMs: Math.round(performance.now() - listed) };
     if (!this.#synced) {
       this.#synced = true;
       this.#o.onSynced?.();
-    }
-    this.#o.log.debug({ count: items.length, resourceVersion, from: rv || 'consistent' }, 'listed');
+      this.#o.log.info(timing, 'listed');
+    } else this.#o.log.debug(timing, 'listed');
   }
 
   async #watch(signal: AbortSignal) {

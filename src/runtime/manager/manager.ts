@@ -162,10 +162,11 @@ export class Manager {
   }
 
   async #run(signal: AbortSignal): Promise<void> {
+    const started = performance.now();
     this.cache.start(signal);
     this.log.info('waiting for caches to sync');
     if (!(await this.cache.waitForSync(signal))) return;
-    this.log.info('caches synced');
+    this.log.info({ durationMs: Math.round(performance.now() - started) }, 'caches synced');
     const always = this.#runnables.filter((r) => r.needLeaderElection === false);
     const leaderOnly = this.#runnables.filter((r) => r.needLeaderElection !== false);
     const running = always.map((r) => guard(r.start(signal), this.log));
