@@ -88,6 +88,10 @@ plugins.unshift({
 
 /** prom-client's index through scripts/lazy/prom-client.cjs: each export loads when first read. */
 const promClientIndex = `${root}scripts/lazy/prom-client.cjs`;
+// Before building: the stand-in index must offer what the real one does: a name missing there would be undefined in the bundle only.
+const requireHere = createRequire(import.meta.url);
+const [lazyNames, realNames] = [promClientIndex, 'prom-client'].map((id) => Object.keys(requireHere(id) as object).sort().join(' '));
+if (lazyNames !== realNames) throw new Error(`scripts/lazy/prom-client.cjs exports [${lazyNames}], prom-client's index [${realNames}]: update the stand-in`);
 plugins.unshift({
   name: 'prom-client-on-use',
   setup(build) {
@@ -167,10 +171,6 @@ const result = await esbuildModule.build({
   // CommonJS dependencies (prom-client, pino) call require() for Node's built-ins.
   banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
 });
-// The stand-in index must offer what the real one does: a name missing there would be undefined in the bundle only.
-const requireHere = createRequire(import.meta.url);
-const [lazyNames, realNames] = [promClientIndex, 'prom-client'].map((id) => Object.keys(requireHere(id) as object).sort().join(' '));
-if (lazyNames !== realNames) throw new Error(`scripts/lazy/prom-client.cjs exports [${lazyNames}], prom-client's index [${realNames}]: update the stand-in`);
 if (result.metafile) writeFileSync(`${outdir}/meta.json`, JSON.stringify(result.metafile));
 
 // esbuild escapes non-ASCII characters in code but keeps them in the comments it preserves, and a
