@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Modules } from '../../src/kmm/resource.ts';
 import { Ptemplates, type Ptemplate } from '../../src/ptemplate/api/schema.ts';
-import { startOperatorEnv, DEVICE_LABEL, type OperatorEnv } from '../support/operator-env.ts';
+import { startOperatorEnv, DEVICE_LABEL, reconcileErrorCount, type OperatorEnv } from '../support/operator-env.ts';
 import { waitFor } from '../support/wait.ts';
 
 let env: OperatorEnv;
@@ -33,7 +33,6 @@ describe('a role without a rule the code needs', () => {
     const module = await env.admin.get(Modules, key);
     assert.equal(module.metadata.deletionTimestamp, undefined, 'the Module could not be deleted');
     // The reconcile reports the refusal in status first, then ends with the error: wait for its count.
-    const errors = async () => (await (env.registry.getSingleMetric('controller_runtime_reconcile_errors_total')?.get()))?.values.reduce((s, v) => s + v.value, 0) ?? 0;
-    await waitFor(async () => (await errors()) > 0, { what: 'the failure in controller_runtime_reconcile_errors_total', timeoutMs: 60_000 });
+    await waitFor(async () => (await reconcileErrorCount(env.registry)) > 0, { what: 'the failure in controller_runtime_reconcile_errors_total', timeoutMs: 60_000 });
   });
 });

@@ -43,12 +43,18 @@ export interface ExtraOperator {
   stop(): Promise<void>;
 }
 
-/** Total reconciles of the Ptemplate controller in this registry. */
-export async function reconcileCount(registry: Registry): Promise<number> {
-  const metric = registry.getSingleMetric('controller_runtime_reconcile_total') as Counter | undefined;
+/** The Ptemplate controller's total of a `controller_runtime_*` counter in this registry. */
+async function controllerTotal(registry: Registry, name: string): Promise<number> {
+  const metric = registry.getSingleMetric(name) as Counter | undefined;
   const values = (await metric?.get())?.values ?? [];
   return values.filter((v) => v.labels.controller === 'ptemplate').reduce((sum, v) => sum + v.value, 0);
 }
+
+/** Total reconciles of the Ptemplate controller in this registry. */
+export const reconcileCount = (registry: Registry): Promise<number> => controllerTotal(registry, 'controller_runtime_reconcile_total');
+
+/** Failed reconciles of the Ptemplate controller in this registry. */
+export const reconcileErrorCount = (registry: Registry): Promise<number> => controllerTotal(registry, 'controller_runtime_reconcile_errors_total');
 
 const testLog = () => (process.env.TEST_LOG_LEVEL ? createLogger({ level: process.env.TEST_LOG_LEVEL as 'debug', format: 'text' }) : silentLogger);
 

@@ -14,6 +14,9 @@ import { passes, type Predicate } from './predicate.ts';
 
 export type Request = ObjectKey;
 
+/** One options object for every low-priority add: enqueueing runs for every watch event. */
+const LOW_PRIORITY = Object.freeze({ lowPriority: true });
+
 export interface ReconcileResult {
   /** Reconcile this key again after this many milliseconds (resets its backoff). */
   requeueAfter?: number;
@@ -82,7 +85,7 @@ export class Controller {
    * `replay` gives them (default: normal).
    */
   watch<T extends KubeObject>(informer: Informer<T>, map: MapFunc<T>, predicates: readonly Predicate<T>[] = [], replay?: ReplayPriority<T>): void {
-    const enqueue = (obj: T, lowPriority = false) => { for (const key of map(obj)) this.queue.add(key, { lowPriority }); };
+    const enqueue = (obj: T, low = false) => { for (const key of map(obj)) this.queue.add(key, low ? LOW_PRIORITY : undefined); };
     this.#sources.push(() => informer.addHandler({
       add: (obj, replayed) => { if (passes(predicates, 'create', obj)) enqueue(obj, replayed && replay?.(obj) === 'low'); },
       update: (old, obj) => {

@@ -229,15 +229,16 @@ export class WorkQueue<T = string> {
     return this.#shuttingDown;
   }
 
-  add(item: T, options: AddOptions = {}): void {
+  add(item: T, options?: AddOptions): void {
     if (this.#shuttingDown) return;
+    const low = options?.lowPriority === true;
     if (this.#dirty.has(item)) {
-      if (!options.lowPriority) this.#promote(item);
+      if (!low) this.#promote(item);
       return;
     }
     this.#metrics.add(item);
     this.#dirty.add(item);
-    if (options.lowPriority) this.#dirtyLow.add(item);
+    if (low) this.#dirtyLow.add(item);
     // Being processed: done() queues it, so no worker sees it twice at once.
     if (this.#processing.has(item)) return;
     this.#enqueue(item);
