@@ -5,6 +5,7 @@
 // keep-alive agent does the same job.
 import http from 'node:http';
 import https from 'node:https';
+import tls from 'node:tls';
 import type { KubeConfig } from '@kubernetes/client-node/dist/config.js';
 
 export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'OPTIONS';
@@ -90,23 +91,41 @@ export class KubeTransport {
    */
   #agentFor(secure: boolean, opts: RequestOptions): http.Agent {
     if (this.#kubeConfig.getCurrentCluster()?.proxyUrl) return opts.agent as http.Agent;
-    const tls = {
+    const material: TlsMaterial = {
       ca: opts.ca, cert: opts.cert, key: opts.key, pfx: opts.pfx, passphrase: opts.passphrase,
       servername: opts.servername, rejectUnauthorized: opts.rejectUnauthorized,
     };
-    const key = JSON.stringify([secure, ...Object.values(tls).map((v) => (Buffer.isBuffer(v) ? v.toString('base64') : v))]);
+    const key = JSON.stringify([secure, ...Object.values(material).map((v) => (Buffer.isBuffer(v) ? v.toString('base64') : v))]);
     if (this.#agent?.key !== key) {
       // Requests in flight (watches end within their 10-minute server timeout) finish on the old agent.
       const old = this.#agent?.agent;
       if (old) setTimeout(() => old.destroy(), 11 * 60_000).unref();
-      const defined = Object.fromEntries(Object.entries(tls).filter(([, v]) => v !== undefined));
       // Keep-alive probes at 30 s, as client-go, so idle connections through load balancers stay up.
       // `timeout` is the socket's inactivity timeout: the agent closes a pooled (free) socket when it
       // fires; on a socket in use it only emits 'timeout', which nothing here acts on.
       const pool = { keepAlive: true, keepAliveMsecs: 30_000, timeout: this.#idleTimeoutMs };
-      const agent = secure ? new https.Agent({ ...pool, ...defined }) : new http.Agent(pool);
+      const agent = secure ? new https.Agent({ ...pool, ...tlsOptions(material) }) : new http.Agent(pool);
       this.#agent = { key, agent };
     }
     return this.#agent.agent;
   }
+}
+
+type TlsMaterial = Pick<RequestOptions, 'ca' | 'cert' | 'key' | 'pfx' | 'passphrase' | 'servername' | 'rejectUnauthorized'>;
+
+/**
+ * One secure context (OpenSSL's SSL_CTX with the parsed CA, certificate and key) for every
+ * connection of an agent, as client-go shares one tls.Config. Given only `ca`/`cert`/`key`,
+ * tls.connect builds a new context per connection: about 100 KB of native memory each for as long
+ * as the connection lives, and the parsing on every handshake.
+ */
+function tlsOptions(material: TlsMaterial): https.AgentOptions {
+  const { servername, rejectUnauthorized, ...context } = material;
+  const defined = Object.fromEntries(Object.entries(context).filter(([, v]) => v !== undefined));
+  return {
+    // Called on the module object (not destructured) so it is the one tls.connect itself would use.
+    secureContext: tls.createSecureContext(defined),
+    ...(servername !== undefined ? { servername } : {}),
+    ...(rejectUnauthorized !== undefined ? { rejectUnauthorized } : {}),
+  };
 }
