@@ -101,4 +101,22 @@ describe('Controller', () => {
     await stopped;
     assert.ok(finished, 'the in-flight reconcile completed before start() resolved');
   });
+
+  it('starts no queued reconcile once shutdown began', async () => {
+    const releases: (() => void)[] = [];
+    const started: string[] = [];
+    let stopping = false;
+    const { controller, stop } = run(async (request) => {
+      started.push(request.name);
+      // Reconciles started after shutdown (the failure this test looks for) end at once.
+      if (!stopping) await new Promise<void>((resolve) => releases.push(resolve));
+    });
+    for (let i = 0; i < 10; i++) controller.queue.add(`ns/pt-${i}`);
+    await waitFor(() => releases.length === 2, { what: 'both workers busy' });
+    stopping = true;
+    const stopped = stop();
+    for (const release of releases.splice(0)) release();
+    await stopped;
+    assert.deepEqual(started, ['pt-0', 'pt-1'], 'only the two running reconciles ran; the eight queued did not start');
+  });
 });

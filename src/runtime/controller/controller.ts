@@ -132,6 +132,14 @@ export class Controller {
     for (;;) {
       const key = await this.queue.get();
       if (key === undefined) return;
+      // The queue hands out what is still queued after shutDown (client-go's semantics); a
+      // controller-runtime reconcile would then fail fast on its cancelled context. Ours may not
+      // use the signal, so no reconcile starts once it aborted: only the running ones finish, and
+      // a pod stops in milliseconds rather than after working through its whole queue.
+      if (signal.aborted) {
+        this.queue.done(key);
+        return;
+      }
       this.#active++;
       this.#metrics.activeWorkers.inc({ controller: this.name });
       try {
