@@ -123,7 +123,7 @@ function tlsOptions(material: TlsMaterial): https.AgentOptions {
   const { servername, rejectUnauthorized, ...context } = material;
   const defined = Object.fromEntries(Object.entries(context).filter(([, v]) => v !== undefined));
   return {
-    // Called on the module object (not destructured) so it is the one tls.connect itself would use.
+    // Through the module object, as tls.connect calls it: a test replaces it there to count contexts.
     secureContext: tls.createSecureContext(defined),
     ...(servername !== undefined ? { servername } : {}),
     ...(rejectUnauthorized !== undefined ? { rejectUnauthorized } : {}),
