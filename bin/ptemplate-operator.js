@@ -14,10 +14,15 @@
 // large frees: two arenas and fixed thresholds hand memory back. The process re-executes itself
 // with each flag the command line and NODE_OPTIONS do not set (same PID, so a container's PID 1
 // stays ours; the image's entry point relies on it, and sets the glibc variables itself).
-import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+
+// require(), not import: an ES import of a built-in reads every export, and fs's lazy ones
+// (promises, streams) would load code the operator does not use (the bundle does the same).
+const require = createRequire(import.meta.url);
+const { existsSync, readdirSync, statSync } = require('node:fs');
+const { join } = require('node:path');
+const { fileURLToPath } = require('node:url');
+const { spawnSync } = require('node:child_process');
 
 // Maglev ships on x64 and arm64; where it does not, --max-opt=2 would leave only the baseline compiler.
 const NODE_FLAGS = ['--max-semi-space-size=8', ...(['x64', 'arm64'].includes(process.arch) ? ['--max-opt=2'] : [])];

@@ -135,9 +135,27 @@ plugins.push({
       if (args.namespace === 'builtin' || args.kind === 'require-call') return undefined;
       return { path: args.path.replace(/^node:/, ''), namespace: 'builtin' };
     });
-    build.onLoad({ filter: /.*/, namespace: 'builtin' }, (args) => ({ loader: 'js', contents: `module.exports = require('node:${args.path}');` }));
+    build.onLoad({ filter: /.*/, namespace: 'builtin' }, (args) => ({ loader: 'js', contents: builtinModuleSource(args.path) }));
   },
 });
+
+/**
+ * Built-ins that only rare paths use load when first used: fs/promises (certificates from files)
+ * brings FileHandle, file streams and readline with it, about 1 MiB in every pod. The stand-in is
+ * the one client-node's extras get above. (child_process would be another, but Node loads it
+ * anyway as soon as a server listens: net asks cluster whether it is a worker.)
+ */
+const BUILTINS_ON_USE = new Set(['fs/promises']);
+
+function builtinModuleSource(name: string): string {
+  if (!BUILTINS_ON_USE.has(name)) return `module.exports = require('node:${name}');`;
+  const names = Object.keys(requireHere(`node:${name}`) as object);
+  return [
+    'let real;',
+    `const load = () => (real ??= require('node:${name}'));`,
+    `for (const name of ${JSON.stringify(names)}) Object.defineProperty(exports, name, { enumerable: true, get: () => load()[name] });`,
+  ].join('\n');
+}
 
 let esbuildModule: typeof esbuild;
 try {

@@ -1,7 +1,7 @@
 // The CLI as users and pods run it: a separate process, real flags, real signals.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer as createHttpServer } from 'node:http';
 import { connect, createServer } from 'node:net';
@@ -37,6 +37,15 @@ async function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
+}
+
+/** Whether bin/ would run the sources rather than the bundle (its rule: a file under src/, tests aside, newer than dist/). */
+function bundleIsStale(): boolean {
+  const bundle = join(root, 'dist/ptemplate-operator.js');
+  if (!existsSync(bundle)) return true;
+  const built = statSync(bundle).mtimeMs;
+  return readdirSync(join(root, 'src'), { recursive: true, withFileTypes: true })
+    .some((e) => e.isFile() && !e.name.endsWith('.test.ts') && statSync(join(e.parentPath, e.name)).mtimeMs > built);
 }
 
 interface Running { child: ChildProcess; output: () => string; exit: Promise<number | null> }
@@ -110,6 +119,33 @@ describe('ptemplate-operator CLI', () => {
       assert.ok(lines.some((l) => l.msg === 'stopped'), 'logs its stop, as JSON when not on a terminal');
     } finally {
       run.child.kill('SIGKILL');
+    }
+  });
+
+  it('does not load fs/promises (and the readline and streams it brings) unless a certificate file needs it', async (t) => {
+    // Each built-in loaded costs every pod memory (their code, and what they load in turn). A preload
+    // writes the process's list of loaded built-ins when it exits; it runs in the re-executed process too.
+    // The bundle's figure (what the image runs): the bin runs the sources when one is newer.
+    if (bundleIsStale()) return t.skip('dist/ is older than src/: `npm run build` first');
+    const dir = await mkdtemp(join(tmpdir(), 'ptemplate-cli-modules-'));
+    try {
+      const preload = join(dir, 'modules.cjs');
+      const list = join(dir, 'modules.txt');
+      await writeFile(preload, `process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(list)}, process.moduleLoadList.join('\\n')));\n`);
+      const probe = await freePort();
+      const run = start(['run', '--kubeconfig', cp.kubeconfigPath, '--health-probe-bind-address', `127.0.0.1:${probe}`, '--metrics-bind-address', '0', '--webhook-bind-address', '0'], {}, node, [`--require=${preload}`]);
+      try {
+        await waitFor(() => readyz(probe), { what: `/readyz; output so far:\n${run.output()}` });
+        run.child.kill('SIGTERM');
+        assert.equal(await run.exit, 0, run.output());
+      } finally {
+        run.child.kill('SIGKILL');
+      }
+      const loaded = new Set((await readFile(list, 'utf8')).split('\n').map((m) => m.replace(/^NativeModule /, '')));
+      assert.ok(loaded.has('https'), 'the list is the operator\'s own');
+      for (const name of ['fs/promises', 'internal/fs/streams', 'internal/readline/interface']) assert.ok(!loaded.has(name), `${name} not loaded`);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   });
 
