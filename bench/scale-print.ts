@@ -10,7 +10,7 @@ export interface ScaleResults {
   n: number;
   direct?: { ms: number; counts: RequestCounts };
   directCleanupMs?: number;
-  idle?: { readyMs: number; rssAtReady: number; rss: number };
+  idle?: { readyMs: number; rssAtReady: number; rss: number; settledRss: number };
   converge?: { ms: number; createMs: number; counts: RequestCounts; failures: RequestCounts; cpuMs: number; reconciles: number; partial?: string };
   quiet?: { ms: number; counts: RequestCounts };
   memory?: { rss: number; cached: Record<string, number>; heap?: { used: number; total: number; external: number } | undefined };
@@ -107,13 +107,14 @@ export function printScale(r: ScaleResults, logDir: string): void {
     rows: [
       ['idle, at ready', r.idle ? fmtBytes(r.idle.rssAtReady) : '-', 'no Ptemplates'],
       ['idle, 5 s after ready', r.idle ? fmtBytes(r.idle.rss) : '-', ''],
+      ['idle, settled (15 s after ready)', r.idle ? fmtBytes(r.idle.settledRss) : '-', 'after the heap reclaimer\'s start-up compaction (5 s quiet)'],
       [`${fmtInt(n)} converged (same process, after the quiet window)`, r.memory ? fmtBytes(r.memory.rss) : '-', ''],
       [`${fmtInt(n)} converged, restarted process after its window`, r.restart ? fmtBytes(r.restart.rss) : '-', ''],
       ['V8 heap used / total, external (same process)', r.memory?.heap ? `${fmtBytes(r.memory.heap.used)} / ${fmtBytes(r.memory.heap.total)}` : '-',
         r.memory?.heap ? `external ${fmtBytes(r.memory.heap.external)} (nodejs_heap_size_*_bytes of its /metrics)` : ''],
       ['JSON size of the cached objects', r.memory ? fmtBytes(cached) : '-',
         r.memory ? Object.entries(r.memory.cached).filter(([, v]) => v > 0).map(([k, v]) => `${k} ${fmtBytes(v)}`).join(', ') : ''],
-      ['converged RSS - idle RSS', r.memory && r.idle ? fmtBytes(r.memory.rss - r.idle.rss) : '-', r.memory && r.idle && cached > 0 ? `${((r.memory.rss - r.idle.rss) / cached).toFixed(2)}x the JSON size` : ''],
+      ['converged RSS - settled idle RSS', r.memory && r.idle ? fmtBytes(r.memory.rss - r.idle.settledRss) : '-', r.memory && r.idle && cached > 0 ? `${((r.memory.rss - r.idle.settledRss) / cached).toFixed(2)}x the JSON size` : ''],
     ],
     notes: [
       'JSON size: the objects the operator\'s informers hold, listed by the admin as they would (Nodes and Secrets as metadata),',

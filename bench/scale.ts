@@ -98,7 +98,10 @@ async function runPhases(env: ScaleEnv, n: number, r: ScaleResults, running: Run
   const idleReadyMs = await op.waitReady(readyTimeoutMs);
   const idleRssAtReady = op.rss();
   await sleep(5_000);
-  r.idle = { readyMs: idleReadyMs, rssAtReady: idleRssAtReady, rss: op.rss() };
+  const idleRss = op.rss();
+  // Settled: the heap reclaimer hands back start-up's garbage once the process has been quiet 5 s.
+  await sleep(10_000);
+  r.idle = { readyMs: idleReadyMs, rssAtReady: idleRssAtReady, rss: idleRss, settledRss: op.rss() };
 
   // ---- create N, converge ----
   progress(`scale: creating ${n} Ptemplates in ${OP_NS} at concurrency ${CONCURRENCY}`);
