@@ -1,10 +1,12 @@
 // The CLI as users and pods run it: a separate process, real flags, real signals.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer as createHttpServer } from 'node:http';
 import { connect, createServer } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -17,6 +19,7 @@ import { DEFAULT_NAMESPACE } from '../../src/ptemplate/manifests.ts';
 import { Client } from '../../src/runtime/client/client.ts';
 import type { KubeObject } from '../../src/runtime/object.ts';
 import { CustomResourceDefinitions, Namespaces } from '../../src/runtime/resource.ts';
+import { generateSelfSigned } from '../../src/runtime/tls/selfsigned.ts';
 import { ControlPlane } from '../../src/testenv/control-plane.ts';
 import { operatorIdentity } from '../support/service-account.ts';
 import { waitFor } from '../support/wait.ts';
@@ -144,6 +147,35 @@ describe('ptemplate-operator CLI', () => {
       const loaded = new Set((await readFile(list, 'utf8')).split('\n').map((m) => m.replace(/^NativeModule /, '')));
       assert.ok(loaded.has('https'), 'the list is the operator\'s own');
       for (const name of ['fs/promises', 'internal/fs/streams', 'internal/readline/interface']) assert.ok(!loaded.has(name), `${name} not loaded`);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('serves secure metrics with the certificate of --metrics-cert-dir (read through fs/promises, loaded on first use)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ptemplate-cli-certs-'));
+    try {
+      const cert = generateSelfSigned({ commonName: 'metrics', ipAddresses: ['127.0.0.1'] });
+      await writeFile(join(dir, 'tls.crt'), cert.certPem);
+      await writeFile(join(dir, 'tls.key'), cert.keyPem);
+      const [probe, metrics] = [await freePort(), await freePort()];
+      const run = start(['run', '--kubeconfig', cp.kubeconfigPath, '--health-probe-bind-address', `127.0.0.1:${probe}`,
+        '--metrics-bind-address', `127.0.0.1:${metrics}`, '--metrics-secure', '--metrics-cert-dir', dir, '--webhook-bind-address', '0']);
+      try {
+        await waitFor(() => readyz(probe), { what: `/readyz; output so far:\n${run.output()}` });
+        // Trusting only our CA: the handshake succeeds only with the certificate from the directory.
+        const served = await new Promise<string>((resolve, reject) => {
+          const socket = tlsConnect({ host: '127.0.0.1', port: metrics, ca: cert.caPem }, () => {
+            resolve(socket.getPeerX509Certificate()!.fingerprint256);
+            socket.end();
+          }).on('error', reject);
+        });
+        assert.equal(served, new X509Certificate(cert.certPem).fingerprint256);
+        run.child.kill('SIGTERM');
+        assert.equal(await run.exit, 0, run.output());
+      } finally {
+        run.child.kill('SIGKILL');
+      }
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
