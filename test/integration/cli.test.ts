@@ -62,6 +62,12 @@ function start(args: string[], env: NodeJS.ProcessEnv = {}, command = node, pref
   return { child, output: () => out, exit };
 }
 
+/** SIGTERM, and the process must exit 0 (its output tells why not). */
+async function terminate(run: Running): Promise<void> {
+  run.child.kill('SIGTERM');
+  assert.equal(await run.exit, 0, run.output());
+}
+
 async function readyz(port: number): Promise<boolean> {
   try {
     return (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200;
@@ -116,8 +122,7 @@ describe('ptemplate-operator CLI', () => {
       if (['x64', 'arm64'].includes(process.arch)) assert.ok(cmdline.includes('--max-opt=2'), `top JIT tier off where Maglev ships: ${cmdline.join(' ')}`);
       await createPtemplate('cli');
       await waitFor(async () => admin.get(Modules, { namespace: 'cli', name: 'pt' }).catch(() => undefined), { what: 'Module created by the CLI' });
-      run.child.kill('SIGTERM');
-      assert.equal(await run.exit, 0, run.output());
+      await terminate(run);
       const lines = run.output().trim().split('\n').map((l) => JSON.parse(l) as { msg: string; level: string });
       assert.ok(lines.some((l) => l.msg === 'stopped'), 'logs its stop, as JSON when not on a terminal');
     } finally {
@@ -139,8 +144,7 @@ describe('ptemplate-operator CLI', () => {
       const run = start(['run', '--kubeconfig', cp.kubeconfigPath, '--health-probe-bind-address', `127.0.0.1:${probe}`, '--metrics-bind-address', '0', '--webhook-bind-address', '0'], {}, node, [`--require=${preload}`]);
       try {
         await waitFor(() => readyz(probe), { what: `/readyz; output so far:\n${run.output()}` });
-        run.child.kill('SIGTERM');
-        assert.equal(await run.exit, 0, run.output());
+        await terminate(run);
       } finally {
         run.child.kill('SIGKILL');
       }
@@ -171,8 +175,7 @@ describe('ptemplate-operator CLI', () => {
           }).on('error', reject);
         });
         assert.equal(served, new X509Certificate(cert.certPem).fingerprint256);
-        run.child.kill('SIGTERM');
-        assert.equal(await run.exit, 0, run.output());
+        await terminate(run);
       } finally {
         run.child.kill('SIGKILL');
       }
@@ -189,8 +192,7 @@ describe('ptemplate-operator CLI', () => {
       const cmdline = readFileSync(`/proc/${run.child.pid}/cmdline`, 'utf8').split('\0');
       assert.ok(cmdline.includes('--max-opt=999') && !cmdline.includes('--max-opt=2'), `the user's tier kept: ${cmdline.join(' ')}`);
       assert.ok(cmdline.some((a) => a.startsWith('--max-semi-space-size=')), `the missing flag added: ${cmdline.join(' ')}`);
-      run.child.kill('SIGTERM');
-      assert.equal(await run.exit, 0, run.output());
+      await terminate(run);
     } finally {
       run.child.kill('SIGKILL');
     }
@@ -224,8 +226,7 @@ describe('ptemplate-operator CLI', () => {
       await createPtemplate('proxied');
       await waitFor(async () => admin.get(Modules, { namespace: 'proxied', name: 'pt' }).catch(() => undefined), { what: 'Module created through the proxy' });
       assert.ok(tunnels.length > 0 && tunnels.every((t) => t === new URL(cp.server).host), `tunnels to the API server: ${tunnels.join(', ')}`);
-      run.child.kill('SIGTERM');
-      assert.equal(await run.exit, 0, run.output());
+      await terminate(run);
     } finally {
       run.child.kill('SIGKILL');
       // A tunnel stays open on the API server's side (keep-alive): close() waits for every socket.
@@ -280,8 +281,7 @@ describe('ptemplate-operator CLI', () => {
         await waitFor(() => readyz(probe), { what: `/readyz in-cluster; output so far:\n${run.output()}` });
         await createPtemplate('incluster');
         await waitFor(async () => admin.get(Modules, { namespace: 'incluster', name: 'pt' }).catch(() => undefined), { what: 'Module created in-cluster' });
-        run.child.kill('SIGTERM');
-        assert.equal(await run.exit, 0, run.output());
+        await terminate(run);
       } finally {
         run.child.kill('SIGKILL');
       }
