@@ -57,6 +57,19 @@ const plugins: esbuild.Plugin[] = [
  * bundle holds as a lazily initialised module (esbuild's wrapper for a required ES module).
  */
 const LOADED_ON_USE = ['openid-client', 'jsonpath-plus', 'socks-proxy-agent', 'socks', 'hpagent'];
+
+/**
+ * A CommonJS module standing in for `specifier`: each of `names` is a getter, and the first read
+ * requires the real module. `esModule` marks it as an ES module's exports (a default export stays one).
+ */
+function standInSource(specifier: string, names: readonly string[], esModule: boolean): string {
+  return [
+    'let real;',
+    `const load = () => (real ??= require(${JSON.stringify(specifier)}));`,
+    ...(esModule ? ["Object.defineProperty(exports, '__esModule', { value: true });"] : []),
+    `for (const name of ${JSON.stringify(names)}) Object.defineProperty(exports, name, { enumerable: true, get: () => load()[name] });`,
+  ].join('\n');
+}
 const STAND_IN = '.on-use.cjs';
 plugins.unshift({
   name: 'loaded-on-use',
@@ -75,12 +88,7 @@ plugins.unshift({
       return {
         loader: 'js',
         resolveDir: root,
-        contents: [
-          'let real;',
-          `const load = () => (real ??= require(${JSON.stringify(path)}));`,
-          "Object.defineProperty(exports, '__esModule', { value: true });",
-          `for (const name of ${JSON.stringify(names)}) Object.defineProperty(exports, name, { enumerable: true, get: () => load()[name] });`,
-        ].join('\n'),
+        contents: standInSource(path, names, true),
       };
     });
   },
@@ -141,20 +149,15 @@ plugins.push({
 
 /**
  * Built-ins that only rare paths use load when first used: fs/promises (certificates from files)
- * brings FileHandle, file streams and readline with it, about 1 MiB in every pod. The stand-in is
- * the one client-node's extras get above. (child_process would be another, but Node loads it
+ * brings FileHandle, file streams and readline with it, about 1 MiB in every pod; it gets the
+ * stand-in client-node's extras get. (child_process would be another, but Node loads it
  * anyway as soon as a server listens: net asks cluster whether it is a worker.)
  */
 const BUILTINS_ON_USE = new Set(['fs/promises']);
 
 function builtinModuleSource(name: string): string {
   if (!BUILTINS_ON_USE.has(name)) return `module.exports = require('node:${name}');`;
-  const names = Object.keys(requireHere(`node:${name}`) as object);
-  return [
-    'let real;',
-    `const load = () => (real ??= require('node:${name}'));`,
-    `for (const name of ${JSON.stringify(names)}) Object.defineProperty(exports, name, { enumerable: true, get: () => load()[name] });`,
-  ].join('\n');
+  return standInSource(`node:${name}`, Object.keys(requireHere(`node:${name}`) as object), false);
 }
 
 let esbuildModule: typeof esbuild;
