@@ -1,7 +1,6 @@
 // Wires a device driver to the shared cache: what the workload layer watches, how each event finds
 // the device objects it concerns, and the permissions it needs (the source of the generated RBAC).
-import { LABELS_INDEX, labelIndexValue, labelsIndex } from '../../runtime/cache/store.ts';
-import type { Informer } from '../../runtime/cache/informer.ts';
+import { LABELS_INDEX, labelsIndex } from '../../runtime/cache/store.ts';
 import type { Controller } from '../../runtime/controller/controller.ts';
 import { deletionOrFinalizersChanged, generationChanged, labelsChanged, or } from '../../runtime/controller/predicate.ts';
 import type { EventRecorder } from '../../runtime/events.ts';
@@ -10,15 +9,14 @@ import { keyOf, type KubeObject } from '../../runtime/object.ts';
 import { permission } from '../../runtime/rbac.ts';
 import { DaemonSets, Events, Nodes, Pods, Secrets } from '../../runtime/resource.ts';
 import type { StatusPacer } from '../../runtime/status-pacer.ts';
-import { moduleOfNodeLabel } from '../labels.ts';
 import { Modules } from '../resource.ts';
 import { childTransform, nodeTransformKeeping, podTransform, secretTransform } from './cache-transforms.ts';
 import type { DeviceDriver, DeviceObject } from './driver.ts';
 import { DeviceMetrics } from './metrics.ts';
+import { nodeToOwners, SELECTOR_INDEX, selectorIndex } from './node-owners.ts';
 import { consumerPodSelector, workloadNames, type WorkloadNames } from './names.ts';
 import { DeviceReconciler } from './reconciler.ts';
 import { UpgradeRunner } from './upgrade-runner.ts';
-import { nodeMatches } from './status.ts';
 import { StatusWriter } from './status-writer.ts';
 
 /**
@@ -43,9 +41,6 @@ export interface DeviceController {
 }
 
 const PULL_SECRET_INDEX = 'kmm.workload/pull-secret';
-/** Device objects by each `key=value` of their selector; an empty selector (every node) under MATCH_ALL. */
-const SELECTOR_INDEX = 'kmm.workload/selector';
-const MATCH_ALL = '*';
 // Node labels carry KMM's "loaded" and "device plugin ready" marks; metadata is all we need.
 // Of a node: its labels, and the upgrade notes we annotate it with (see upgrade.ts).
 const nodeWatch = (names: WorkloadNames) => ({ metadataOnly: true, transform: nodeTransformKeeping(names.upgradeLabelPrefix) });
@@ -59,10 +54,7 @@ export function addDeviceController<R extends DeviceObject>(manager: Manager, dr
   const names = workloadNames(type, driver.names);
   const specOf = (obj: R) => driver.withDefaults?.(obj.spec) ?? obj.spec;
   const objects = cache.informer(type);
-  objects.addIndex(SELECTOR_INDEX, (obj) => {
-    const entries = Object.entries(driver.selector(specOf(obj)) ?? {});
-    return entries.length ? entries.map(([k, v]) => labelIndexValue(k, v)) : [MATCH_ALL];
-  });
+  objects.addIndex(SELECTOR_INDEX, selectorIndex((obj) => driver.selector(specOf(obj))));
   const podWatch = { labelSelector: consumerPodSelector(names), transform: podTransform };
   const childWatch = { transform: childTransform(names.fieldManager) };
   // Reconciles read nodes by the selector's labels and pods by the owner's UID label.
@@ -116,23 +108,5 @@ function podToOwner(names: WorkloadNames) {
   return (pod: KubeObject): string[] => {
     const name = pod.metadata.annotations?.[names.ownerNameAnnotation];
     return name && pod.metadata.namespace ? [`${pod.metadata.namespace}/${name}`] : [];
-  };
-}
-
-/**
- * Every object whose selector matches the node, or whose KMM labels it carries. It costs the
- * objects that share a label with the node, not a scan of all of them.
- */
-function nodeToOwners<R extends DeviceObject>(objects: Informer<R>, selectorOf: (obj: R) => Record<string, string>) {
-  return (node: KubeObject): string[] => {
-    const keys = new Set<string>();
-    for (const key of objects.keysByIndex(SELECTOR_INDEX, MATCH_ALL)) keys.add(key);
-    for (const [k, v] of Object.entries(node.metadata.labels ?? {})) {
-      for (const obj of objects.byIndex(SELECTOR_INDEX, labelIndexValue(k, v))) if (nodeMatches(node, selectorOf(obj))) keys.add(keyOf(obj));
-      const module = moduleOfNodeLabel(k);
-      // The Module is named after its owner; a key with nothing behind it costs one cache miss.
-      if (module) keys.add(`${module.namespace}/${module.name}`);
-    }
-    return [...keys];
   };
 }
