@@ -69,9 +69,12 @@ export function readyNodeSelector(namespace: string, name: string, options: { de
 // Module loads on a node only where the administrator's version-module label equals its version,
 // and KMM reports the version it loaded with version.ready.
 
+/** What every version-module label starts with. */
+export const MODULE_VERSION_LABEL_PREFIX = `${PREFIX}${VERSION_LABEL_PREFIX}`;
+
 /** `kmm.node.kubernetes.io/version-module.<ns>.<name>`: set by the administrator (here: the operator) to the version a node should run. */
 export function moduleVersionLabel(namespace: string, name: string): string {
-  return `${PREFIX}${VERSION_LABEL_PREFIX}${namespace}.${name}`;
+  return `${MODULE_VERSION_LABEL_PREFIX}${namespace}.${name}`;
 }
 
 /** `kmm.node.kubernetes.io/<ns>.<name>.version.ready`: set by KMM to the version loaded on the node. */

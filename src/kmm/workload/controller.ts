@@ -16,7 +16,7 @@ import { DeviceMetrics } from './metrics.ts';
 import { nodeToOwners, SELECTOR_INDEX, selectorIndex } from './node-owners.ts';
 import { consumerPodSelector, workloadNames, type WorkloadNames } from './names.ts';
 import { DeviceReconciler } from './reconciler.ts';
-import { UpgradeRunner } from './upgrade-runner.ts';
+import { NODE_MARKS_INDEX, nodeMarksIndex, UpgradeRunner } from './upgrade-runner.ts';
 import { StatusWriter } from './status-writer.ts';
 
 /**
@@ -59,7 +59,10 @@ export function addDeviceController<R extends DeviceObject>(manager: Manager, dr
   const childWatch = { transform: childTransform(names.fieldManager) };
   // Reconciles read nodes by the selector's labels and pods by the owner's UID label.
   const NODE_WATCH = nodeWatch(names);
-  cache.informer(Nodes, NODE_WATCH).addIndex(LABELS_INDEX, labelsIndex);
+  const nodes = cache.informer(Nodes, NODE_WATCH);
+  nodes.addIndex(LABELS_INDEX, labelsIndex);
+  // Unloading clears the layer's marks from the nodes that carry them (see UpgradeRunner.clearNodes).
+  nodes.addIndex(NODE_MARKS_INDEX, nodeMarksIndex(names));
   cache.informer(Pods, podWatch).addIndex(LABELS_INDEX, labelsIndex);
   manager.declarePermissions(
     // Children: server-side apply creates or patches; unloading deletes.

@@ -5,12 +5,13 @@
 // the module is unloaded (deletion, an unloaded spec, a version removed).
 import type { Logger } from 'pino';
 import type { Cache } from '../../runtime/cache/cache.ts';
+import type { IndexFunc } from '../../runtime/cache/store.ts';
 import type { Client } from '../../runtime/client/client.ts';
 import { isNotFound } from '../../runtime/client/errors.ts';
 import type { EventRecorder } from '../../runtime/events.ts';
 import type { KubeObject } from '../../runtime/object.ts';
 import { Nodes, Pods, type ResourceType } from '../../runtime/resource.ts';
-import { moduleVersionLabel } from '../labels.ts';
+import { MODULE_VERSION_LABEL_PREFIX, moduleVersionLabel } from '../labels.ts';
 import type { DeviceObject } from './driver.ts';
 import { upgradeStepKey, type WorkloadNames } from './names.ts';
 import { isPodReady, type Condition, type Pod } from './status.ts';
@@ -39,6 +40,22 @@ export interface UpgradeStepInput {
 }
 
 export interface UpgradeStepResult { status: UpgradeStatus; condition: Condition; requeueAfterMs?: number | undefined }
+
+/**
+ * Nodes by each of the layer's marks they carry (a version label, an upgrade step label or
+ * annotation): clearing one object's marks reads the nodes that have them, not every node.
+ */
+export const NODE_MARKS_INDEX = 'kmm.workload/node-marks';
+
+/** The NODE_MARKS_INDEX function for the layer named `names`: the keys of its marks on a node. */
+export function nodeMarksIndex(names: WorkloadNames): IndexFunc<KubeObject> {
+  const own = (key: string) => key.startsWith(names.upgradeLabelPrefix) || key.startsWith(MODULE_VERSION_LABEL_PREFIX);
+  return (node) => {
+    const keys = Object.keys(node.metadata.labels ?? {}).filter(own);
+    for (const key of Object.keys(node.metadata.annotations ?? {})) if (own(key) && !keys.includes(key)) keys.push(key);
+    return keys;
+  };
+}
 
 /** Node names we may not read or patch stay pending; a cordon check reads at most this many nodes beyond the budget per reconcile. */
 const MAX_CORDON_READS = 10;
@@ -146,9 +163,11 @@ export class UpgradeRunner {
   async clearNodes(obj: DeviceObject, log: Logger): Promise<void> {
     const ns = obj.metadata.namespace!, name = obj.metadata.name!;
     const stepKey = this.stepKey(obj), versionKey = moduleVersionLabel(ns, name);
-    for (const node of this.#deps.cache.list(Nodes)) {
-      const labels = node.metadata.labels ?? {};
-      if (!(versionKey in labels) && !(stepKey in labels) && !(stepKey in (node.metadata.annotations ?? {}))) continue;
+    const marked = new Map<string, KubeObject>();
+    for (const key of [versionKey, stepKey]) {
+      for (const node of this.#deps.cache.list(Nodes, { index: { name: NODE_MARKS_INDEX, value: key } })) marked.set(node.metadata.name!, node);
+    }
+    for (const node of marked.values()) {
       await this.#apply(obj, { node: node.metadata.name!, labels: { [versionKey]: null, [stepKey]: null }, annotations: { [stepKey]: null } }, log);
     }
     for (const key of this.#written.keys()) if (key.startsWith(`${obj.metadata.uid}/`)) this.#written.delete(key);
