@@ -1,5 +1,6 @@
 // Wires a device driver to the shared cache: what the workload layer watches, how each event finds
 // the device objects it concerns, and the permissions it needs (the source of the generated RBAC).
+import type { Cache } from '../../runtime/cache/cache.ts';
 import { LABELS_INDEX, labelsIndex } from '../../runtime/cache/store.ts';
 import type { Controller } from '../../runtime/controller/controller.ts';
 import { deletionOrFinalizersChanged, generationChanged, labelsChanged, or } from '../../runtime/controller/predicate.ts';
@@ -41,9 +42,21 @@ export interface DeviceController {
 }
 
 const PULL_SECRET_INDEX = 'kmm.workload/pull-secret';
-// Node labels carry KMM's "loaded" and "device plugin ready" marks; metadata is all we need.
-// Of a node: its labels, and the upgrade notes we annotate it with (see upgrade.ts).
-const nodeWatch = (names: WorkloadNames) => ({ metadataOnly: true, transform: nodeTransformKeeping(names.upgradeLabelPrefix) });
+
+/**
+ * Declares the node informer of the layer named `names` and returns its watch options (a watch of
+ * nodes must pass the same). Node labels carry KMM's "loaded" and "device plugin ready" marks, so
+ * metadata is all it needs: a node's labels, and the upgrade notes we annotate it with (see
+ * upgrade.ts). Reconciles read nodes by the selector's labels; unloading reads the nodes that
+ * carry the layer's marks (see UpgradeRunner.clearNodes).
+ */
+export function declareNodes(cache: Cache, names: WorkloadNames) {
+  const watch = { metadataOnly: true, transform: nodeTransformKeeping(names.upgradeLabelPrefix) };
+  const nodes = cache.informer(Nodes, watch);
+  nodes.addIndex(LABELS_INDEX, labelsIndex);
+  nodes.addIndex(NODE_MARKS_INDEX, nodeMarksIndex(names));
+  return watch;
+}
 // Only whether a pull secret exists: metadata, never the secret's data (nor its annotations).
 const SECRET_WATCH = { metadataOnly: true, transform: secretTransform };
 
@@ -57,12 +70,8 @@ export function addDeviceController<R extends DeviceObject>(manager: Manager, dr
   objects.addIndex(SELECTOR_INDEX, selectorIndex((obj) => driver.selector(specOf(obj))));
   const podWatch = { labelSelector: consumerPodSelector(names), transform: podTransform };
   const childWatch = { transform: childTransform(names.fieldManager) };
-  // Reconciles read nodes by the selector's labels and pods by the owner's UID label.
-  const NODE_WATCH = nodeWatch(names);
-  const nodes = cache.informer(Nodes, NODE_WATCH);
-  nodes.addIndex(LABELS_INDEX, labelsIndex);
-  // Unloading clears the layer's marks from the nodes that carry them (see UpgradeRunner.clearNodes).
-  nodes.addIndex(NODE_MARKS_INDEX, nodeMarksIndex(names));
+  // Reconciles read pods by the owner's UID label.
+  const NODE_WATCH = declareNodes(cache, names);
   cache.informer(Pods, podWatch).addIndex(LABELS_INDEX, labelsIndex);
   manager.declarePermissions(
     // Children: server-side apply creates or patches; unloading deletes.

@@ -4,13 +4,13 @@ import type { Client } from '../../runtime/client/client.ts';
 import type { EventRecorder } from '../../runtime/events.ts';
 import { silentLogger } from '../../runtime/log.ts';
 import type { KubeObject } from '../../runtime/object.ts';
-import { defineResource, Nodes } from '../../runtime/resource.ts';
+import { defineResource } from '../../runtime/resource.ts';
 import { parsedDuring, staticCache } from '../../runtime/testing/static-cache.ts';
 import { moduleReadyLabel, moduleVersionLabel } from '../labels.ts';
-import { nodeTransformKeeping } from './cache-transforms.ts';
+import { declareNodes } from './controller.ts';
 import type { DeviceObject } from './driver.ts';
 import { upgradeStepKey, workloadNames } from './names.ts';
-import { NODE_MARKS_INDEX, nodeMarksIndex, UpgradeRunner } from './upgrade-runner.ts';
+import { nodeMarksIndex, UpgradeRunner } from './upgrade-runner.ts';
 
 const Devices = defineResource<DeviceObject>({ group: 'dev.example.com', version: 'v1', kind: 'Device', plural: 'devices', namespaced: true });
 const names = workloadNames(Devices);
@@ -23,7 +23,7 @@ const node = (name: string, labels: Record<string, string> = {}, annotations?: R
 /**
  * 1,000 nodes: `marked-version`, `marked-step` and `marked-note` carry one of the device's marks
  * each (version label, step label, step annotation), `other` another device's version label, and
- * every one KMM's ready label for the device. The node informer is declared as the controller does.
+ * every one KMM's ready label for the device. The node informer is the controller's own.
  */
 function fleet() {
   const ready = { [moduleReadyLabel('ns', 'dev')]: '' };
@@ -38,9 +38,7 @@ function fleet() {
 
 describe('UpgradeRunner.clearNodes', () => {
   it('clears the device\'s marks from the 3 nodes that carry them, reading those 3 of 1,000', async (t) => {
-    const cache = await staticCache(t, new Map([['Node', fleet()]]), (c) => {
-      c.informer(Nodes, { metadataOnly: true, transform: nodeTransformKeeping(names.upgradeLabelPrefix) }).addIndex(NODE_MARKS_INDEX, nodeMarksIndex(names));
-    });
+    const cache = await staticCache(t, new Map([['Node', fleet()]]), (c) => declareNodes(c, names));
     const patches: { node: string; body: unknown }[] = [];
     const client = { patch: async (_type: unknown, key: { name: string }, body: unknown) => { patches.push({ node: key.name, body }); return {}; } } as unknown as Client;
     const runner = new UpgradeRunner({ client, cache, recorder: {} as EventRecorder, type: Devices, names });

@@ -50,11 +50,7 @@ export const NODE_MARKS_INDEX = 'kmm.workload/node-marks';
 /** The NODE_MARKS_INDEX function for the layer named `names`: the keys of its marks on a node. */
 export function nodeMarksIndex(names: WorkloadNames): IndexFunc<KubeObject> {
   const own = (key: string) => key.startsWith(names.upgradeLabelPrefix) || key.startsWith(MODULE_VERSION_LABEL_PREFIX);
-  return (node) => {
-    const keys = Object.keys(node.metadata.labels ?? {}).filter(own);
-    for (const key of Object.keys(node.metadata.annotations ?? {})) if (own(key) && !keys.includes(key)) keys.push(key);
-    return keys;
-  };
+  return (node) => [...new Set([...Object.keys(node.metadata.labels ?? {}), ...Object.keys(node.metadata.annotations ?? {})].filter(own))];
 }
 
 /** Node names we may not read or patch stay pending; a cordon check reads at most this many nodes beyond the budget per reconcile. */

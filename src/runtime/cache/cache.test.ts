@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { KubeObject } from '../object.ts';
 import { Nodes, Pods } from '../resource.ts';
-import { parsedBy, staticCache } from '../testing/static-cache.ts';
+import { parsedDuring, staticCache } from '../testing/static-cache.ts';
 import { LABELS_INDEX, labelsIndex } from './store.ts';
 
 const node = (name: string, labels: Record<string, string>): KubeObject =>
@@ -33,35 +33,35 @@ const names = (objects: KubeObject[]) => objects.map((o) => o.metadata.name).sor
 describe('Cache.list', () => {
   it('reads a selector\'s nodes from its smallest label bucket: 3 parsed of 1,000 cached', async (t) => {
     const cache = await fleet(t);
-    const { result, parsed } = parsedBy(() => cache.list(Nodes, { labels: { 'kubernetes.io/os': 'linux', pool: 'gpu' } }));
+    const { result, parsed } = await parsedDuring(() => cache.list(Nodes, { labels: { 'kubernetes.io/os': 'linux', pool: 'gpu' } }));
     assert.deepEqual(names(result), ['node-407', 'node-7', 'node-807']);
     assert.equal(parsed, 3);
   });
 
   it('parses every object when the selector picks every object: the count above is not a fluke of counting', async (t) => {
     const cache = await fleet(t);
-    const { result, parsed } = parsedBy(() => cache.list(Nodes, { labels: { 'kubernetes.io/os': 'linux' } }));
+    const { result, parsed } = await parsedDuring(() => cache.list(Nodes, { labels: { 'kubernetes.io/os': 'linux' } }));
     assert.equal(result.length, 1000);
     assert.equal(parsed, 1000);
   });
 
   it('reads nothing for a label no object has', async (t) => {
     const cache = await fleet(t);
-    const { result, parsed } = parsedBy(() => cache.list(Nodes, { labels: { 'kubernetes.io/os': 'linux', pool: 'none' } }));
+    const { result, parsed } = await parsedDuring(() => cache.list(Nodes, { labels: { 'kubernetes.io/os': 'linux', pool: 'none' } }));
     assert.deepEqual(result, []);
     assert.equal(parsed, 0);
   });
 
   it('reads an owner\'s pods by their label and keeps those of the namespace asked for', async (t) => {
     const cache = await fleet(t);
-    const { result, parsed } = parsedBy(() => cache.list(Pods, { namespace: 'ns1', labels: { app: 'consumer', owner: 'a' } }));
+    const { result, parsed } = await parsedDuring(() => cache.list(Pods, { namespace: 'ns1', labels: { app: 'consumer', owner: 'a' } }));
     assert.deepEqual(names(result), ['pod-1', 'pod-3']);
     assert.equal(parsed, 4, 'the owner\'s bucket (4 pods, both namespaces), not the namespace (500) nor the app label (1,000)');
   });
 
   it('reads a namespace through its index when no label is asked for', async (t) => {
     const cache = await fleet(t);
-    const { result, parsed } = parsedBy(() => cache.list(Pods, { namespace: 'ns2' }));
+    const { result, parsed } = await parsedDuring(() => cache.list(Pods, { namespace: 'ns2' }));
     assert.equal(result.length, 500);
     assert.equal(parsed, 500);
   });

@@ -38,21 +38,10 @@ export async function staticCache(t: { after: (fn: () => void) => void }, object
 }
 
 /**
- * How many objects `read` parses out of a cache: the store keeps each object as its JSON text and
- * parses it when read, so that is the per-object cost of a read.
+ * How many objects `read` parses out of a cache, until its result settles: the store keeps each
+ * object as its JSON text and parses it when read, so that is the per-object cost of a read.
  */
-export function parsedBy<R>(read: () => R): { result: R; parsed: number } {
-  const parse = mock.method(JSON, 'parse');
-  try {
-    const result = read();
-    return { result, parsed: parse.mock.callCount() };
-  } finally {
-    parse.mock.restore();
-  }
-}
-
-/** parsedBy for a read that awaits: counts every parse until its promise settles. */
-export async function parsedDuring<R>(read: () => Promise<R>): Promise<{ result: R; parsed: number }> {
+export async function parsedDuring<R>(read: () => R | Promise<R>): Promise<{ result: R; parsed: number }> {
   const parse = mock.method(JSON, 'parse');
   try {
     const result = await read();
