@@ -21,7 +21,7 @@ RUN node scripts/build.ts
 FROM node:24-slim
 ENV NODE_ENV=production
 # Memory settings, explained in bin/ptemplate-operator.js (the bin adds Node's flags for the architecture).
-ENV MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072 MALLOC_TRIM_THRESHOLD_=131072
+ENV MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=32768 MALLOC_TRIM_THRESHOLD_=131072 MALLOC_TOP_PAD_=0
 WORKDIR /app
 # package.json: "type": "module" for bin/ and dist/.
 COPY package.json ./

@@ -9,9 +9,13 @@
 // up to 64 MiB per semi-space on a large node, which an operator's small live set never needs and
 // which one burst of reconciles fills and keeps; 8 MiB measured best. V8's top tier (TurboFan)
 // brings about 5 MiB of compiler code into memory and bought the operator no CPU: its hot paths
-// are JSON and I/O in C++, and Maglev, the tier below, stays. glibc keeps freed memory in
-// one arena per thread (V8 compiles and collects on several) and raises its mmap threshold after
-// large frees: two arenas and fixed thresholds hand memory back. The process re-executes itself
+// are JSON and I/O in C++, and Maglev, the tier below, stays. Bytecode and baseline code of a
+// function not run since the last full GC are dropped (V8 waits six GCs and keeps baseline code):
+// start-up's code is used once, and a cold path compiles again when it next runs. glibc keeps freed
+// memory in one arena per thread (V8 compiles and collects on several) and raises its mmap
+// threshold after large frees: two arenas and fixed thresholds hand memory back, and blocks of
+// 32 KiB and more (a socket read takes 64 KiB; a burst frees them in any order) go to mmap, so that
+// freeing them returns them instead of leaving holes in the heap. The process re-executes itself
 // with each flag the command line and NODE_OPTIONS do not set (same PID, so a container's PID 1
 // stays ours; the image's entry point relies on it, and sets the glibc variables itself).
 import { createRequire } from 'node:module';
@@ -25,12 +29,19 @@ const { fileURLToPath } = require('node:url');
 const { spawnSync } = require('node:child_process');
 
 // Maglev ships on x64 and arm64; where it does not, --max-opt=2 would leave only the baseline compiler.
-const NODE_FLAGS = ['--max-semi-space-size=8', ...(['x64', 'arm64'].includes(process.arch) ? ['--max-opt=2'] : [])];
-const MALLOC_ENV = { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072', MALLOC_TRIM_THRESHOLD_: '131072' };
+const NODE_FLAGS = [
+  '--max-semi-space-size=8',
+  ...(['x64', 'arm64'].includes(process.arch) ? ['--max-opt=2'] : []),
+  '--bytecode-old-age=1',
+  '--flush-baseline-code',
+];
+const MALLOC_ENV = { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '32768', MALLOC_TRIM_THRESHOLD_: '131072', MALLOC_TOP_PAD_: '0' };
 
 const major = Number(process.versions.node.split('.')[0]);
-const given = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].map((f) => f.split('=')[0]);
-const missing = NODE_FLAGS.filter((flag) => !given.includes(flag.split('=')[0]));
+// A flag's name as V8 reads it: `--no-x` sets `x`, and `_` is `-`.
+const flagName = (flag) => flag.split('=')[0].replaceAll('_', '-').replace(/^--no-/, '--');
+const given = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].map(flagName);
+const missing = NODE_FLAGS.filter((flag) => !given.includes(flagName(flag)));
 if (major >= 24 && missing.length > 0 && typeof process.execve === 'function') {
   try {
     process.execve(process.execPath, [process.execPath, ...missing, ...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)], { ...MALLOC_ENV, ...process.env });

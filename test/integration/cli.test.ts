@@ -120,6 +120,9 @@ describe('ptemplate-operator CLI', () => {
       const cmdline = readFileSync(`/proc/${run.child.pid}/cmdline`, 'utf8').split('\0');
       assert.ok(cmdline.some((a) => a.startsWith('--max-semi-space-size=')), `young generation capped: ${cmdline.join(' ')}`);
       if (['x64', 'arm64'].includes(process.arch)) assert.ok(cmdline.includes('--max-opt=2'), `top JIT tier off where Maglev ships: ${cmdline.join(' ')}`);
+      assert.ok(cmdline.includes('--bytecode-old-age=1') && cmdline.includes('--flush-baseline-code'), `unused code flushed: ${cmdline.join(' ')}`);
+      const env = readFileSync(`/proc/${run.child.pid}/environ`, 'utf8').split('\0');
+      assert.ok(env.includes('MALLOC_MMAP_THRESHOLD_=32768') && env.includes('MALLOC_ARENA_MAX=2'), `glibc settings: ${env.filter((e) => e.startsWith('MALLOC_')).join(' ')}`);
       await createPtemplate('cli');
       await waitFor(async () => admin.get(Modules, { namespace: 'cli', name: 'pt' }).catch(() => undefined), { what: 'Module created by the CLI' });
       await terminate(run);
@@ -186,11 +189,12 @@ describe('ptemplate-operator CLI', () => {
 
   it('adds only the V8 flags the command line does not set: a flag of the user\'s own stays', async () => {
     const probe = await freePort();
-    const run = start(['run', '--kubeconfig', cp.kubeconfigPath, '--health-probe-bind-address', `127.0.0.1:${probe}`, '--metrics-bind-address', '0', '--webhook-bind-address', '0'], {}, node, ['--max-opt=999']);
+    const run = start(['run', '--kubeconfig', cp.kubeconfigPath, '--health-probe-bind-address', `127.0.0.1:${probe}`, '--metrics-bind-address', '0', '--webhook-bind-address', '0'], {}, node, ['--max-opt=999', '--no-flush-baseline-code']);
     try {
       await waitFor(() => readyz(probe), { what: `/readyz; output so far:\n${run.output()}` });
       const cmdline = readFileSync(`/proc/${run.child.pid}/cmdline`, 'utf8').split('\0');
       assert.ok(cmdline.includes('--max-opt=999') && !cmdline.includes('--max-opt=2'), `the user's tier kept: ${cmdline.join(' ')}`);
+      assert.ok(!cmdline.includes('--flush-baseline-code'), `the user's --no- form kept: ${cmdline.join(' ')}`);
       assert.ok(cmdline.some((a) => a.startsWith('--max-semi-space-size=')), `the missing flag added: ${cmdline.join(' ')}`);
       await terminate(run);
     } finally {
