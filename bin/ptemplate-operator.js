@@ -28,14 +28,11 @@ const { join } = require('node:path');
 const { fileURLToPath } = require('node:url');
 const { spawnSync } = require('node:child_process');
 
+// The settings themselves (bin/node-settings.json, which the tests and the Dockerfile's check read).
 // Maglev ships on x64 and arm64; where it does not, --max-opt=2 would leave only the baseline compiler.
-const NODE_FLAGS = [
-  '--max-semi-space-size=8',
-  ...(['x64', 'arm64'].includes(process.arch) ? ['--max-opt=2'] : []),
-  '--bytecode-old-age=1',
-  '--flush-baseline-code',
-];
-const MALLOC_ENV = { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '32768', MALLOC_TRIM_THRESHOLD_: '131072', MALLOC_TOP_PAD_: '0' };
+const settings = require('./node-settings.json');
+const NODE_FLAGS = [...settings.flags, ...(settings.maglevArchs.includes(process.arch) ? settings.maglevFlags : [])];
+const MALLOC_ENV = settings.glibc;
 
 const major = Number(process.versions.node.split('.')[0]);
 // A flag's name as V8 reads it: `--no-x` sets `x`, and `_` is `-`.

@@ -27,6 +27,9 @@ import { waitFor } from '../support/wait.ts';
 const root = new URL('../../', import.meta.url).pathname;
 const node = join(root, 'node_modules/.bin/node');
 const bin = join(root, 'bin/ptemplate-operator.js');
+/** The memory settings the bin adds (bin/node-settings.json). */
+const settings = JSON.parse(readFileSync(join(root, 'bin/node-settings.json'), 'utf8')) as { flags: string[]; maglevArchs: string[]; maglevFlags: string[]; glibc: Record<string, string> };
+const nodeFlags = () => [...settings.flags, ...(settings.maglevArchs.includes(process.arch) ? settings.maglevFlags : [])];
 
 let cp: ControlPlane;
 let admin: Client;
@@ -118,11 +121,15 @@ describe('ptemplate-operator CLI', () => {
       await waitFor(() => readyz(probe), { what: `/readyz; output so far:\n${run.output()}` });
       // The bin re-executes itself with its V8 flags in the same process: the PID we started now runs them.
       const cmdline = readFileSync(`/proc/${run.child.pid}/cmdline`, 'utf8').split('\0');
+      // Every setting of bin/node-settings.json reaches the process; the ones the README's figures rest on, by name.
+      for (const flag of nodeFlags()) assert.ok(cmdline.includes(flag), `${flag} in ${cmdline.join(' ')}`);
       assert.ok(cmdline.some((a) => a.startsWith('--max-semi-space-size=')), `young generation capped: ${cmdline.join(' ')}`);
       if (['x64', 'arm64'].includes(process.arch)) assert.ok(cmdline.includes('--max-opt=2'), `top JIT tier off where Maglev ships: ${cmdline.join(' ')}`);
       assert.ok(cmdline.includes('--bytecode-old-age=1') && cmdline.includes('--flush-baseline-code'), `unused code flushed: ${cmdline.join(' ')}`);
       const env = readFileSync(`/proc/${run.child.pid}/environ`, 'utf8').split('\0');
-      assert.ok(env.includes('MALLOC_MMAP_THRESHOLD_=32768') && env.includes('MALLOC_ARENA_MAX=2'), `glibc settings: ${env.filter((e) => e.startsWith('MALLOC_')).join(' ')}`);
+      const glibc = Object.entries(settings.glibc).map(([name, value]) => `${name}=${value}`);
+      for (const setting of glibc) assert.ok(env.includes(setting), `${setting} in ${env.filter((e) => e.startsWith('MALLOC_')).join(' ')}`);
+      assert.ok(env.includes('MALLOC_MMAP_THRESHOLD_=32768') && env.includes('MALLOC_ARENA_MAX=2'), `glibc settings: ${glibc.join(' ')}`);
       await createPtemplate('cli');
       await waitFor(async () => admin.get(Modules, { namespace: 'cli', name: 'pt' }).catch(() => undefined), { what: 'Module created by the CLI' });
       await terminate(run);

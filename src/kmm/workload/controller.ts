@@ -70,8 +70,8 @@ export function addDeviceController<R extends DeviceObject>(manager: Manager, dr
   objects.addIndex(SELECTOR_INDEX, selectorIndex((obj) => driver.selector(specOf(obj))));
   const podWatch = { labelSelector: consumerPodSelector(names), transform: podTransform };
   const childWatch = { transform: childTransform(names.fieldManager) };
-  // Reconciles read pods by the owner's UID label.
   const NODE_WATCH = declareNodes(cache, names);
+  // Reconciles read pods by the owner's UID label.
   cache.informer(Pods, podWatch).addIndex(LABELS_INDEX, labelsIndex);
   manager.declarePermissions(
     // Children: server-side apply creates or patches; unloading deletes.
