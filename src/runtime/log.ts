@@ -1,6 +1,7 @@
 // Structured logging: JSON lines in a cluster (log collectors parse them), a compact
 // human-readable line on a terminal. Both come from the same pino records.
 import { pino, type Logger, type LevelWithSilent } from 'pino';
+import { isoTime } from './time.ts';
 
 export type { Logger };
 export type LogFormat = 'json' | 'text';
@@ -11,6 +12,9 @@ export interface LogOptions {
   format?: LogFormat;
   destination?: NodeJS.WritableStream;
 }
+
+/** pino's isoTime without Date#toISOString (see time.ts). */
+const isoTimestamp = () => `,"time":"${isoTime(Date.now())}"`;
 
 const levelNames: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
 
@@ -27,7 +31,7 @@ export function formatTextLine(line: string): string {
     return line;
   }
   const { time, level, msg, name, pid: _pid, hostname: _hostname, err, ...fields } = rec;
-  const when = typeof time === 'number' ? new Date(time).toISOString().slice(11, 23) : '';
+  const when = typeof time === 'number' ? isoTime(time).slice(11, 23) : '';
   const parts = [when, (levelNames[level as number] ?? String(level)).padEnd(5)];
   if (typeof name === 'string') parts.push(name);
   parts.push(typeof msg === 'string' ? msg : JSON.stringify(msg ?? ''));
@@ -50,7 +54,7 @@ export function createLogger(options: LogOptions = {}): Logger {
   return pino({
     level: options.level ?? 'info',
     base: format === 'json' ? { pid: process.pid } : {},
-    timestamp: format === 'json' ? pino.stdTimeFunctions.isoTime : pino.stdTimeFunctions.epochTime,
+    timestamp: format === 'json' ? isoTimestamp : pino.stdTimeFunctions.epochTime,
     formatters: { level: (label) => (format === 'json' ? { level: label } : { level: pino.levels.values[label] ?? 30 }) },
   }, destination as pino.DestinationStream);
 }

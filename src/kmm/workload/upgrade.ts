@@ -14,6 +14,7 @@
 // Never more than maxUnavailable nodes are Stopping/Upgrading/Starting; paused or maxFailedNodes
 // reached: no new node starts. Pure functions: the reconciler reads, patches and reports.
 import type { KubeObject } from '../../runtime/object.ts';
+import { isoTime } from '../../runtime/time.ts';
 import { devicePluginReadyLabel, moduleReadyLabel, moduleVersionLabel, versionReadyLabel } from '../labels.ts';
 import type { Condition } from './status.ts';
 import { MAX_LISTED_NODES, type NodeFailure, type UpgradeStatus } from './status-schema.ts';
@@ -80,7 +81,7 @@ export function planUpgrade(input: UpgradeInput): UpgradePlan {
   const candidates: string[] = [];
   let inFlight = 0, failed = 0;
   let nextDue: number | undefined;
-  const note = (since: number, extra: Omit<StepNote, 'since'> = {}) => JSON.stringify({ since: new Date(since).toISOString(), ...extra });
+  const note = (since: number, extra: Omit<StepNote, 'since'> = {}) => JSON.stringify({ since: isoTime(since), ...extra });
   for (const node of [...input.nodes].sort((a, b) => (a.metadata.name! < b.metadata.name! ? -1 : 1))) {
     const nodeName = node.metadata.name!;
     const labels = node.metadata.labels ?? {};
@@ -166,7 +167,7 @@ export function planUpgrade(input: UpgradeInput): UpgradePlan {
 
 /** The change that starts a pending node (consumers first, unless there are none). */
 export function startNode(input: Pick<UpgradeInput, 'namespace' | 'name' | 'target' | 'stepKey' | 'hasConsumers' | 'now'>, node: string, from: string): NodeChange {
-  const since = JSON.stringify({ since: new Date(input.now).toISOString() });
+  const since = JSON.stringify({ since: isoTime(input.now) });
   if (!input.hasConsumers) {
     return { node, labels: { [input.stepKey]: NodeStep.Upgrading, [moduleVersionLabel(input.namespace, input.name)]: input.target }, annotations: { [input.stepKey]: since },
       event: { type: 'Normal', reason: 'NodeModuleSwitching', message: `node ${node}: KMM replaces version ${from} by ${input.target}` } };
