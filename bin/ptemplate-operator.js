@@ -7,9 +7,11 @@
 //
 // Memory settings (README, Performance): V8 sizes the young generation from the machine's memory,
 // up to 64 MiB per semi-space on a large node, which an operator's small live set never needs and
-// which one burst of reconciles fills and keeps; 8 MiB measured best. V8's top tier (TurboFan)
-// brings about 5 MiB of compiler code into memory and bought the operator no CPU: its hot paths
-// are JSON and I/O in C++, and Maglev, the tier below, stays. Bytecode and baseline code of a
+// which one burst of reconciles fills and keeps; 8 MiB measured best. V8's optimising tiers
+// (Maglev, then TurboFan) bring their compilers' code and their own output into memory, and buy
+// an operator little: its hot paths are JSON and I/O that V8 and Node do in C++, so V8 stops at
+// Sparkplug, its baseline compiler (--max-opt=1: 2.5 MiB idle, 4.4 MiB at 1,000 Ptemplates, for
+// the same CPU to converge and about a fifth more per reconcile on 1,000 nodes). Bytecode and baseline code of a
 // function not run since the last full GC are dropped (V8 waits six GCs and keeps baseline code):
 // start-up's code is used once, and a cold path compiles again when it next runs. glibc keeps freed
 // memory in one arena per thread (V8 compiles and collects on several) and raises its mmap
@@ -29,9 +31,8 @@ const { fileURLToPath } = require('node:url');
 const { spawnSync } = require('node:child_process');
 
 // The settings themselves (bin/node-settings.json, which the tests and the Dockerfile's check read).
-// Maglev ships on x64 and arm64; where it does not, --max-opt=2 would leave only the baseline compiler.
 const settings = require('./node-settings.json');
-const NODE_FLAGS = [...settings.flags, ...(settings.maglevArchs.includes(process.arch) ? settings.maglevFlags : [])];
+const NODE_FLAGS = settings.flags;
 const MALLOC_ENV = settings.glibc;
 
 const major = Number(process.versions.node.split('.')[0]);

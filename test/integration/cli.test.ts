@@ -28,8 +28,8 @@ const root = new URL('../../', import.meta.url).pathname;
 const node = join(root, 'node_modules/.bin/node');
 const bin = join(root, 'bin/ptemplate-operator.js');
 /** The memory settings the bin adds (bin/node-settings.json). */
-const settings = JSON.parse(readFileSync(join(root, 'bin/node-settings.json'), 'utf8')) as { flags: string[]; maglevArchs: string[]; maglevFlags: string[]; glibc: Record<string, string> };
-const nodeFlags = () => [...settings.flags, ...(settings.maglevArchs.includes(process.arch) ? settings.maglevFlags : [])];
+const settings = JSON.parse(readFileSync(join(root, 'bin/node-settings.json'), 'utf8')) as { flags: string[]; glibc: Record<string, string> };
+const nodeFlags = () => settings.flags;
 
 let cp: ControlPlane;
 let admin: Client;
@@ -124,7 +124,7 @@ describe('ptemplate-operator CLI', () => {
       // Every setting of bin/node-settings.json reaches the process; the ones the README's figures rest on, by name.
       for (const flag of nodeFlags()) assert.ok(cmdline.includes(flag), `${flag} in ${cmdline.join(' ')}`);
       assert.ok(cmdline.some((a) => a.startsWith('--max-semi-space-size=')), `young generation capped: ${cmdline.join(' ')}`);
-      if (['x64', 'arm64'].includes(process.arch)) assert.ok(cmdline.includes('--max-opt=2'), `top JIT tier off where Maglev ships: ${cmdline.join(' ')}`);
+      assert.ok(cmdline.includes('--max-opt=1'), `optimising JIT tiers off: ${cmdline.join(' ')}`);
       assert.ok(cmdline.includes('--bytecode-old-age=1') && cmdline.includes('--flush-baseline-code'), `unused code flushed: ${cmdline.join(' ')}`);
       const env = readFileSync(`/proc/${run.child.pid}/environ`, 'utf8').split('\0');
       const glibc = Object.entries(settings.glibc).map(([name, value]) => `${name}=${value}`);
@@ -200,7 +200,7 @@ describe('ptemplate-operator CLI', () => {
     try {
       await waitFor(() => readyz(probe), { what: `/readyz; output so far:\n${run.output()}` });
       const cmdline = readFileSync(`/proc/${run.child.pid}/cmdline`, 'utf8').split('\0');
-      assert.ok(cmdline.includes('--max-opt=999') && !cmdline.includes('--max-opt=2'), `the user's tier kept: ${cmdline.join(' ')}`);
+      assert.ok(cmdline.includes('--max-opt=999') && !cmdline.includes('--max-opt=1'), `the user's tier kept: ${cmdline.join(' ')}`);
       assert.ok(!cmdline.includes('--flush-baseline-code'), `the user's --no- form kept: ${cmdline.join(' ')}`);
       assert.ok(cmdline.some((a) => a.startsWith('--max-semi-space-size=')), `the missing flag added: ${cmdline.join(' ')}`);
       await terminate(run);
