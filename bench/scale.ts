@@ -139,11 +139,13 @@ async function runPhases(env: ScaleEnv, n: number, r: ScaleResults, running: Run
   // ---- restart ----
   progress('scale: restarting the operator (SIGTERM, start, ready)');
   const { ms: stopMs } = await op.stop('SIGTERM');
+  // With no operator running: what the API server takes to answer the lists a start waits for.
+  const listsMs = await informerLists(env.operatorIdentityClient);
   from = Date.now();
   op = await start('operator-2');
   const readyMs = await op.waitReady(readyTimeoutMs);
   await sleep(quietMs);
-  r.restart = { stopMs, readyMs, windowMs: Date.now() - from, counts: await env.operatorRequests(from, Date.now()), rss: op.rss() };
+  r.restart = { stopMs, readyMs, listsMs, windowMs: Date.now() - from, counts: await env.operatorRequests(from, Date.now()), rss: op.rss() };
   r.restart.second = await op.stop('SIGTERM');
 
   // ---- leader change ----
@@ -226,6 +228,25 @@ async function waitUntil(what: string, timeoutMs: number, check: () => Promise<b
 }
 
 /** JSON size (managedFields stripped) of what the operator caches, listed as its informers do. */
+/**
+ * The lower bound of a start: the lists the operator's informers send before it is ready (same
+ * types, selectors, metadata-only where it is, resourceVersion "0" and page size as its reflectors),
+ * all at once from one bare client with the operator's identity, each body parsed, nothing stored.
+ */
+async function informerLists(client: Client): Promise<number> {
+  const rv = { resourceVersion: '0', limit: 500 };
+  const t = performance.now();
+  await Promise.all([
+    client.listAll(Ptemplates, rv),
+    client.listAll(Modules, rv),
+    client.listAll(DaemonSets, rv),
+    client.listAll(Pods, { ...rv, labelSelector: CONSUMER_POD_SELECTOR }),
+    client.listAll(Nodes, { ...rv, metadataOnly: true }),
+    client.listAll(Secrets, { ...rv, metadataOnly: true }),
+  ]);
+  return performance.now() - t;
+}
+
 async function cachedJsonSize(admin: Client): Promise<Record<string, number>> {
   const size = (items: KubeObject[]) => items.reduce((sum, o) => sum + JSON.stringify(o, (k, v: unknown) => (k === 'managedFields' ? undefined : v)).length, 0);
   return {
