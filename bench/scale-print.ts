@@ -16,7 +16,7 @@ export interface ScaleResults {
   memory?: { rss: number; cached: Record<string, number>; heap?: { used: number; total: number; external: number } | undefined };
   spec?: { latencies: number[]; timeouts: number; counts: RequestCounts };
   /** `second`: the SIGTERM of the restarted process, after its window (it may still be busy). */
-  restart?: { stopMs: number; readyMs: number; listsMs: number; windowMs: number; counts: RequestCounts; rss: number; second?: { ms: number; killed: boolean } };
+  restart?: { stopMs: number; readyMs: number; listsMs?: number; windowMs: number; counts: RequestCounts; rss: number; second?: { ms: number; killed: boolean } };
   failover?: { successorMs: number; takeoverCounts: RequestCounts; windowMs: number; counts: RequestCounts; successorLeads: boolean };
 }
 
@@ -92,7 +92,7 @@ export function printScale(r: ScaleResults, logDir: string): void {
       ['spec change -> DaemonSet updated, max', ms(lat.at(-1)), ''],
       ['start -> ready (/readyz), no Ptemplates', ms(r.idle?.readyMs), 'process spawn -> first 200'],
       [`start -> ready (/readyz), ${fmtInt(n)} converged Ptemplates`, ms(r.restart?.readyMs), 'after SIGTERM of the first operator'],
-      ['  the same lists from a bare client, nothing else running', ms(r.restart?.listsMs), 'the API server\'s share: types, selectors, resourceVersion "0" as the informers'],
+      ['  the same lists from a bare client, nothing else running', ms(r.restart?.listsMs), 'after the restart; types, selectors, resourceVersion "0" as the informers'],
       ['SIGTERM -> exit of a converged operator', ms(r.restart?.stopMs), 'the first operator, after the spec changes'],
       ['SIGTERM -> exit of the restarted operator', ms(r.restart?.second?.ms),
         r.restart?.second?.killed ? 'did not exit: SIGKILLed after 30 s (Kubernetes\' default grace period)' : 'after its counting window'],
