@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { isDeepStrictEqual } from 'node:util';
+import fc from 'fast-check';
 import { needsApply } from '../apply.ts';
 import type { KubeObject } from '../object.ts';
-import { ownedFieldsTransform, pruneToFields } from './owned-fields.ts';
+import { ownedFieldsTransform, pruneToFields, type FieldsV1 } from './owned-fields.ts';
 
 // A DaemonSet as the API server returns it after our apply: server defaults everywhere, a sidecar
 // added by another manager, and managedFields saying which fields are whose.
@@ -77,5 +79,70 @@ describe('ownedFieldsTransform', () => {
     assert.deepEqual(pruneToFields([{ k: 1, a: 1, b: 2 }, { k: 2, a: 3 }], { 'k:{"k":2}': { 'f:a': {} } }), [{ a: 3 }]);
     assert.deepEqual(pruneToFields(['x', 'y'], { 'v:"y"': {} }), ['y']);
     assert.deepEqual(pruneToFields(['x', 'y'], { 'i:0': {} }), ['x']);
+  });
+});
+
+/** pruneToFields as first written, read straight off the fieldsV1 rules: the model the faster one must equal. */
+function modelPrune(value: unknown, fields: FieldsV1): unknown {
+  if (value === null || typeof value !== 'object') return value;
+  const members = Object.entries(fields).filter(([k]) => k !== '.');
+  if (members.length === 0) return value;
+  if (Array.isArray(value)) {
+    const out: unknown[] = [];
+    value.forEach((element, index) => {
+      const match = members.find(([k]) => {
+        if (k.startsWith('i:')) return Number(k.slice(2)) === index;
+        if (k.startsWith('v:')) return isDeepStrictEqual(JSON.parse(k.slice(2)), element);
+        if (!k.startsWith('k:') || element === null || typeof element !== 'object') return false;
+        return Object.entries(JSON.parse(k.slice(2)) as Record<string, unknown>).every(([kk, v]) => isDeepStrictEqual((element as Record<string, unknown>)[kk], v));
+      });
+      if (match) out.push(modelPrune(element, match[1]));
+    });
+    return out;
+  }
+  const out: Record<string, unknown> = {};
+  for (const [k, sub] of members) {
+    if (!k.startsWith('f:')) continue;
+    const v = (value as Record<string, unknown>)[k.slice(2)];
+    if (v !== undefined) out[k.slice(2)] = modelPrune(v, sub);
+  }
+  return out;
+}
+
+/** A fieldsV1 set for `value` drawn from `pick` (true: name this member): f: fields, and i:, v: and k: list elements, some missing, some '.'. */
+function fieldsFor(value: unknown, pick: () => boolean): FieldsV1 {
+  const out: Record<string, FieldsV1> = {};
+  if (pick()) out['.'] = {};
+  if (Array.isArray(value)) {
+    value.forEach((element, index) => {
+      if (!pick()) return;
+      const sub = fieldsFor(element, pick);
+      const named = element !== null && typeof element === 'object' && !Array.isArray(element) && 'name' in element;
+      if (named && pick()) out[`k:${JSON.stringify({ name: (element as { name: unknown }).name })}`] = sub;
+      else if (element === null || typeof element !== 'object') out[pick() ? `v:${JSON.stringify(element)}` : `i:${index}`] = sub;
+      else out[`i:${index}`] = sub;
+    });
+    if (pick()) out['k:{"name":"absent"}'] = {};
+  } else if (value !== null && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) if (pick()) out[`f:${k}`] = fieldsFor(v, pick);
+    if (pick()) out['f:absent'] = {};
+  }
+  return out;
+}
+
+void describe('pruneToFields against its model', () => {
+  void it('keeps exactly what the model keeps, for any JSON value and a fieldsV1 set drawn from it', () => {
+    const named = fc.record({ name: fc.oneof(fc.string({ maxLength: 3 }), fc.integer({ min: 0, max: 3 })), x: fc.jsonValue({ maxDepth: 2 }) });
+    const value = fc.letrec((tie) => ({
+      node: fc.oneof({ maxDepth: 4 },
+        fc.jsonValue({ maxDepth: 1 }),
+        fc.array(fc.oneof(named, tie('node'), fc.string({ maxLength: 2 })), { maxLength: 4 }),
+        fc.dictionary(fc.string({ maxLength: 3 }), tie('node'), { maxKeys: 4 })),
+    })).node;
+    fc.assert(fc.property(value, fc.infiniteStream(fc.boolean()), (v, bits) => {
+      const it = bits[Symbol.iterator]();
+      const fields = fieldsFor(v, () => it.next().value as boolean);
+      assert.deepStrictEqual(pruneToFields(v, fields), modelPrune(v, fields));
+    }), { numRuns: 2_000 });
   });
 });

@@ -35,33 +35,53 @@ function mergeFields(a: FieldsV1, b: FieldsV1): FieldsV1 {
 /** `value` reduced to the fields of `fields`; a field whose set names nothing below it is kept whole. */
 export function pruneToFields(value: unknown, fields: FieldsV1): unknown {
   if (value === null || typeof value !== 'object') return value;
-  const members = Object.entries(fields).filter(([k]) => k !== '.');
-  if (members.length === 0) return value;
-  if (Array.isArray(value)) {
-    const out: unknown[] = [];
-    value.forEach((element, index) => {
-      const match = members.find(([k]) => elementMatches(k, element, index));
-      if (match) out.push(pruneToFields(element, match[1]));
-    });
-    return out;
-  }
-  const out: Record<string, unknown> = {};
-  for (const [k, sub] of members) {
-    if (!k.startsWith('f:')) continue;
-    const name = k.slice(2);
+  if (Array.isArray(value)) return pruneList(value, fields);
+  // Every cached child goes through here on each list and event: no intermediate arrays.
+  let out: Record<string, unknown> | undefined;
+  let named = false;
+  for (const key in fields) {
+    if (key === '.') continue;
+    named = true;
+    if (!key.startsWith('f:')) continue;
+    const name = key.slice(2);
     const v = (value as Record<string, unknown>)[name];
-    if (v !== undefined) out[name] = pruneToFields(v, sub);
+    if (v !== undefined) (out ??= {})[name] = pruneToFields(v, fields[key]!);
   }
+  return named ? out ?? {} : value;
+}
+
+/** The elements of `list` that a member of `fields` names, each pruned; the keys are parsed once per list, not per element. */
+function pruneList(list: unknown[], fields: FieldsV1): unknown {
+  const members: { matches: ElementMatcher; sub: FieldsV1 }[] = [];
+  for (const key in fields) if (key !== '.') members.push({ matches: elementMatcher(key), sub: fields[key]! });
+  if (members.length === 0) return list;
+  const out: unknown[] = [];
+  list.forEach((element, index) => {
+    const member = members.find((m) => m.matches(element, index));
+    if (member) out.push(pruneToFields(element, member.sub));
+  });
   return out;
 }
 
-function elementMatches(key: string, element: unknown, index: number): boolean {
-  if (key.startsWith('i:')) return Number(key.slice(2)) === index;
-  if (key.startsWith('v:')) return isDeepStrictEqual(JSON.parse(key.slice(2)), element);
-  if (!key.startsWith('k:') || element === null || typeof element !== 'object') return false;
-  const wanted = JSON.parse(key.slice(2)) as Record<string, unknown>;
-  return Object.entries(wanted).every(([k, v]) => isDeepStrictEqual((element as Record<string, unknown>)[k], v));
+type ElementMatcher = (element: unknown, index: number) => boolean;
+
+function elementMatcher(key: string): ElementMatcher {
+  if (key.startsWith('i:')) {
+    const at = Number(key.slice(2));
+    return (_element, index) => index === at;
+  }
+  if (key.startsWith('v:')) {
+    const wanted: unknown = JSON.parse(key.slice(2));
+    return (element) => sameValue(wanted, element);
+  }
+  if (!key.startsWith('k:')) return () => false;
+  const wanted = Object.entries(JSON.parse(key.slice(2)) as Record<string, unknown>);
+  return (element) => element !== null && typeof element === 'object' &&
+    wanted.every(([k, v]) => sameValue(v, (element as Record<string, unknown>)[k]));
 }
+
+/** isDeepStrictEqual, with the common case (a string or number key) answered without it. */
+const sameValue = (a: unknown, b: unknown): boolean => a === b || (a !== null && typeof a === 'object' && isDeepStrictEqual(a, b));
 
 /**
  * A transform keeping metadata and the parts in `whole` as they are, and of every other top-level
