@@ -126,7 +126,16 @@ export class OperatorProcess {
 
   /** VmRSS from /proc/<pid>/status, in bytes. */
   rss(): number {
-    const match = /^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${this.pid}/status`, 'utf8'));
+    return this.#status('VmRSS');
+  }
+
+  /** VmHWM, the highest RSS since the process started (what a memory limit must leave room for), in bytes. */
+  peakRss(): number {
+    return this.#status('VmHWM');
+  }
+
+  #status(field: string): number {
+    const match = new RegExp(`^${field}:\\s+(\\d+)\\s+kB`, 'm').exec(readFileSync(`/proc/${this.pid}/status`, 'utf8'));
     return match ? Number(match[1]) * 1024 : NaN;
   }
 

@@ -13,10 +13,10 @@ export interface ScaleResults {
   idle?: { readyMs: number; rssAtReady: number; rss: number; settledRss: number };
   converge?: { ms: number; createMs: number; counts: RequestCounts; failures: RequestCounts; cpuMs: number; reconciles: number; partial?: string };
   quiet?: { ms: number; counts: RequestCounts };
-  memory?: { rss: number; cached: Record<string, number>; heap?: { used: number; total: number; external: number } | undefined };
+  memory?: { rss: number; peak: number; cached: Record<string, number>; heap?: { used: number; total: number; external: number } | undefined };
   spec?: { latencies: number[]; timeouts: number; counts: RequestCounts };
   /** `second`: the SIGTERM of the restarted process, after its window (it may still be busy). */
-  restart?: { stopMs: number; readyMs: number; listsMs?: number; windowMs: number; counts: RequestCounts; rss: number; second?: { ms: number; killed: boolean } };
+  restart?: { stopMs: number; readyMs: number; listsMs?: number; windowMs: number; counts: RequestCounts; rss: number; peak: number; second?: { ms: number; killed: boolean } };
   failover?: { successorMs: number; takeoverCounts: RequestCounts; windowMs: number; counts: RequestCounts; successorLeads: boolean };
 }
 
@@ -111,6 +111,8 @@ export function printScale(r: ScaleResults, logDir: string): void {
       ['idle, settled (15 s after ready)', r.idle ? fmtBytes(r.idle.settledRss) : '-', 'after the heap reclaimer\'s start-up compaction (5 s quiet)'],
       [`${fmtInt(n)} converged (same process, after the quiet window)`, r.memory ? fmtBytes(r.memory.rss) : '-', ''],
       [`${fmtInt(n)} converged, restarted process after its window`, r.restart ? fmtBytes(r.restart.rss) : '-', ''],
+      ['peak (VmHWM): converging / restarted', r.memory && r.restart ? `${fmtBytes(r.memory.peak)} / ${fmtBytes(r.restart.peak)}` : '-',
+        'the highest RSS of each process so far: what the Deployment\'s memory limit must leave room for'],
       ['V8 heap used / total, external (same process)', r.memory?.heap ? `${fmtBytes(r.memory.heap.used)} / ${fmtBytes(r.memory.heap.total)}` : '-',
         r.memory?.heap ? `external ${fmtBytes(r.memory.heap.external)} (nodejs_heap_size_*_bytes of its /metrics)` : ''],
       ['JSON size of the cached objects', r.memory ? fmtBytes(cached) : '-',

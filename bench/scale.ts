@@ -131,7 +131,7 @@ async function runPhases(env: ScaleEnv, n: number, r: ScaleResults, running: Run
   // ---- after convergence ----
   await sleep(Math.max(0, quietMs - (performance.now() - convergedAt)));
   r.quiet = { ms: quietMs, counts: await env.operatorRequests(convergedDate, convergedDate + quietMs) };
-  r.memory = { rss: op.rss(), cached: await cachedJsonSize(admin), heap: await op.heap().catch(() => undefined) };
+  r.memory = { rss: op.rss(), peak: op.peakRss(), cached: await cachedJsonSize(admin), heap: await op.heap().catch(() => undefined) };
 
   // ---- spec changes ----
   await specChanges(env, tracker, n, r);
@@ -143,7 +143,7 @@ async function runPhases(env: ScaleEnv, n: number, r: ScaleResults, running: Run
   op = await start('operator-2');
   const readyMs = await op.waitReady(readyTimeoutMs);
   await sleep(quietMs);
-  r.restart = { stopMs, readyMs, windowMs: Date.now() - from, counts: await env.operatorRequests(from, Date.now()), rss: op.rss() };
+  r.restart = { stopMs, readyMs, windowMs: Date.now() - from, counts: await env.operatorRequests(from, Date.now()), rss: op.rss(), peak: op.peakRss() };
   r.restart.second = await op.stop('SIGTERM');
   // With no operator running, and after the restart so as not to warm the API server for it: what
   // the server takes to answer the lists a start waits for.
