@@ -226,7 +226,7 @@ void describe('manager Deployment', () => {
     assert.deepEqual(container.ports.map((p) => [p.name, p.containerPort]), [['metrics', 8443], ['health', 8081], ['webhook-server', 9443]]);
     assert.deepEqual(container.livenessProbe.httpGet, { path: '/healthz', port: 8081 });
     assert.deepEqual(container.readinessProbe.httpGet, { path: '/readyz', port: 8081 });
-    assert.deepEqual(container.resources, { requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '500m', memory: '256Mi' } });
+    assert.deepEqual(container.resources, { requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '500m', memory: '512Mi' } });
   });
 
   void it('tells the manager its pod name and namespace, and the namespaces OLM targets ("" and so all without OLM)', () => {
