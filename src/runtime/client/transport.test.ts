@@ -12,10 +12,24 @@ import { KubeTransport } from './transport.ts';
 
 let server: Server;
 let url: URL;
+const SPLIT_BODY = JSON.stringify({ items: [{ name: 'grüße', note: '设备 🙂 ok', n: 1 }, { name: 'ascii' }] });
 const serving = generateSelfSigned({ commonName: 'apiserver', ipAddresses: ['127.0.0.1'] });
 
 before(async () => {
-  server = createServer({ cert: serving.certPem, key: serving.keyPem }, (_req, res) => {
+  server = createServer({ cert: serving.certPem, key: serving.keyPem }, (req, res) => {
+    if (req.url === '/split') {
+      // A body whose multi-byte characters straddle the chunks it arrives in, one byte at a time around them.
+      const body = Buffer.from(SPLIT_BODY);
+      res.writeHead(200, { 'content-type': 'application/json' });
+      let at = 0;
+      const next = () => {
+        if (at >= body.length) return res.end();
+        const size = body[at]! >= 0x80 ? 1 : 7;
+        res.write(body.subarray(at, at + size), next);
+        at += size;
+      };
+      return next();
+    }
     res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -69,5 +83,13 @@ describe('KubeTransport TLS', () => {
     const transport = new KubeTransport(kubeConfigTrusting(otherCa.caPem));
     await assert.rejects(transport.send({ method: 'GET', url, headers: {} }), (err: NodeJS.ErrnoException) =>
       /self[- ]signed|unable to verify|certificate/i.test(`${err.code} ${err.message}`));
+  });
+});
+
+describe('KubeTransport body', () => {
+  it('decodes a UTF-8 body whose characters are split across chunks', async () => {
+    const transport = new KubeTransport(kubeConfigTrusting(serving.caPem));
+    const response = await transport.send({ method: 'GET', url: new URL('/split', url), headers: {} });
+    assert.equal(await response.body.text(), SPLIT_BODY);
   });
 });
