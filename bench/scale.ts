@@ -15,9 +15,9 @@
 // `node bin/ptemplate-operator.js run`), BENCH_WIDE_NODES (see wide.ts). A timeout or failure prints
 // the figures collected so far.
 import { Modules } from '../src/kmm/resource.ts';
-import type { Client } from '../src/runtime/client/client.ts';
+import type { Client, ListOptions } from '../src/runtime/client/client.ts';
 import type { KubeObject } from '../src/runtime/object.ts';
-import { DaemonSets, Nodes, Pods, Secrets } from '../src/runtime/resource.ts';
+import { DaemonSets, Nodes, Pods, Secrets, type ResourceType } from '../src/runtime/resource.ts';
 import { Ptemplates } from '../src/ptemplate/api/schema.ts';
 import { CONSUMER_SUFFIX } from '../src/ptemplate/api/validate.ts';
 import type { DaemonSet } from '../src/kmm/workload/children.ts';
@@ -228,34 +228,31 @@ async function waitUntil(what: string, timeoutMs: number, check: () => Promise<b
   }
 }
 
-/** JSON size (managedFields stripped) of what the operator caches, listed as its informers do. */
+/** What the operator's informers list (types, selectors, metadata-only where it is), by the names the bench prints. */
+const INFORMER_LISTS: [string, ResourceType<KubeObject>, ListOptions][] = [
+  ['Ptemplates', Ptemplates, {}],
+  ['Modules', Modules, {}],
+  ['DaemonSets', DaemonSets, {}],
+  ['Pods (consumer selector)', Pods, { labelSelector: CONSUMER_POD_SELECTOR }],
+  ['Nodes (metadata)', Nodes, { metadataOnly: true }],
+  ['Secrets (metadata)', Secrets, { metadataOnly: true }],
+];
+
 /**
- * The lower bound of a start: the lists the operator's informers send before it is ready (same
- * types, selectors, metadata-only where it is, resourceVersion "0" and page size as its reflectors),
- * all at once from one bare client with the operator's identity, each body parsed, nothing stored.
+ * The lower bound of a start: the informers' lists, with resourceVersion "0" and the page size of
+ * their reflectors, all at once from one bare client with the operator's identity, each body
+ * parsed, nothing stored.
  */
 async function informerLists(client: Client): Promise<number> {
-  const rv = { resourceVersion: '0', limit: 500 };
   const t = performance.now();
-  await Promise.all([
-    client.listAll(Ptemplates, rv),
-    client.listAll(Modules, rv),
-    client.listAll(DaemonSets, rv),
-    client.listAll(Pods, { ...rv, labelSelector: CONSUMER_POD_SELECTOR }),
-    client.listAll(Nodes, { ...rv, metadataOnly: true }),
-    client.listAll(Secrets, { ...rv, metadataOnly: true }),
-  ]);
+  await Promise.all(INFORMER_LISTS.map(([, type, opts]) => client.listAll(type, { ...opts, resourceVersion: '0', limit: 500 })));
   return performance.now() - t;
 }
 
+/** JSON size (managedFields stripped) of what the operator caches, listed as its informers do. */
 async function cachedJsonSize(admin: Client): Promise<Record<string, number>> {
   const size = (items: KubeObject[]) => items.reduce((sum, o) => sum + JSON.stringify(o, (k, v: unknown) => (k === 'managedFields' ? undefined : v)).length, 0);
-  return {
-    Ptemplates: size((await admin.listAll(Ptemplates)).items),
-    Modules: size((await admin.listAll(Modules)).items),
-    DaemonSets: size((await admin.listAll(DaemonSets)).items),
-    'Pods (consumer selector)': size((await admin.listAll(Pods, { labelSelector: CONSUMER_POD_SELECTOR })).items),
-    'Nodes (metadata)': size((await admin.listAll(Nodes, { metadataOnly: true })).items),
-    'Secrets (metadata)': size((await admin.listAll(Secrets, { metadataOnly: true })).items),
-  };
+  const sizes: Record<string, number> = {};
+  for (const [name, type, opts] of INFORMER_LISTS) sizes[name] = size((await admin.listAll(type, opts)).items);
+  return sizes;
 }

@@ -64,7 +64,7 @@ export async function listenOn(
  * Date#toUTCString: V8 works out the local time zone for that, and the first probe or scrape would
  * make ICU load its time-zone data (about 0.7 MiB) into a process that never needs it (time.ts).
  */
-export function writeOwnDate(server: Pick<Server, 'prependListener'>): void {
+function writeOwnDate(server: Pick<Server, 'prependListener'>): void {
   server.prependListener('request', (_req: IncomingMessage, res: ServerResponse) => {
     res.sendDate = false;
     res.setHeader('date', httpDate(Date.now()));

@@ -14,6 +14,9 @@ function toMs(time: Date | string | number): number {
 
 const pad2 = (n: number) => (n < 10 ? `0${n}` : String(n));
 const pad3 = (n: number) => (n < 10 ? `00${n}` : n < 100 ? `0${n}` : String(n));
+const year4 = (d: Date) => String(d.getUTCFullYear()).padStart(4, '0');
+/** `hh:mm:ss` in UTC, as both formats write it. */
+const clock = (d: Date) => `${pad2(d.getUTCHours())}:${pad2(d.getUTCMinutes())}:${pad2(d.getUTCSeconds())}`;
 
 /** First and last instants of years 0000-9999, the range RFC 3339 (and Go's time.MarshalJSON) can write. */
 const MIN_MS = Date.parse('0000-01-01T00:00:00.000Z');
@@ -28,8 +31,7 @@ export function isoTime(time: Date | string | number, digits: 0 | 3 | 6 = 3): st
   const ms = toMs(time);
   if (ms < MIN_MS || ms > MAX_MS) throw new Error(`time ${String(time)} is outside years 0000-9999`);
   const d = new Date(ms);
-  const year = d.getUTCFullYear();
-  const head = `${String(year).padStart(4, '0')}-${pad2(d.getUTCMonth() + 1)}-${pad2(d.getUTCDate())}T${pad2(d.getUTCHours())}:${pad2(d.getUTCMinutes())}:${pad2(d.getUTCSeconds())}`;
+  const head = `${year4(d)}-${pad2(d.getUTCMonth() + 1)}-${pad2(d.getUTCDate())}T${clock(d)}`;
   if (digits === 0) return `${head}Z`;
   const fraction = pad3(d.getUTCMilliseconds());
   return digits === 3 ? `${head}.${fraction}Z` : `${head}.${fraction}000Z`;
@@ -51,5 +53,5 @@ const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', '
 /** HTTP's IMF-fixdate, e.g. `Fri, 02 Jan 2026 03:04:05 GMT`: Date#toUTCString, without its local-time lookup. */
 export function httpDate(time: Date | number): string {
   const d = new Date(toMs(time));
-  return `${DAYS[d.getUTCDay()]}, ${pad2(d.getUTCDate())} ${MONTHS[d.getUTCMonth()]} ${String(d.getUTCFullYear()).padStart(4, '0')} ${pad2(d.getUTCHours())}:${pad2(d.getUTCMinutes())}:${pad2(d.getUTCSeconds())} GMT`;
+  return `${DAYS[d.getUTCDay()]}, ${pad2(d.getUTCDate())} ${MONTHS[d.getUTCMonth()]} ${year4(d)} ${clock(d)} GMT`;
 }

@@ -29,7 +29,6 @@ const node = join(root, 'node_modules/.bin/node');
 const bin = join(root, 'bin/ptemplate-operator.js');
 /** The memory settings the bin adds (bin/node-settings.json). */
 const settings = JSON.parse(readFileSync(join(root, 'bin/node-settings.json'), 'utf8')) as { flags: string[]; glibc: Record<string, string> };
-const nodeFlags = () => settings.flags;
 
 let cp: ControlPlane;
 let admin: Client;
@@ -122,7 +121,7 @@ describe('ptemplate-operator CLI', () => {
       // The bin re-executes itself with its V8 flags in the same process: the PID we started now runs them.
       const cmdline = readFileSync(`/proc/${run.child.pid}/cmdline`, 'utf8').split('\0');
       // Every setting of bin/node-settings.json reaches the process; the ones the README's figures rest on, by name.
-      for (const flag of nodeFlags()) assert.ok(cmdline.includes(flag), `${flag} in ${cmdline.join(' ')}`);
+      for (const flag of settings.flags) assert.ok(cmdline.includes(flag), `${flag} in ${cmdline.join(' ')}`);
       assert.ok(cmdline.some((a) => a.startsWith('--max-semi-space-size=')), `young generation capped: ${cmdline.join(' ')}`);
       assert.ok(cmdline.includes('--max-opt=1'), `optimising JIT tiers off: ${cmdline.join(' ')}`);
       assert.ok(cmdline.includes('--bytecode-old-age=1') && cmdline.includes('--flush-baseline-code'), `unused code flushed: ${cmdline.join(' ')}`);
