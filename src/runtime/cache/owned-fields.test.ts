@@ -79,6 +79,8 @@ describe('ownedFieldsTransform', () => {
     assert.deepEqual(pruneToFields([{ k: 1, a: 1, b: 2 }, { k: 2, a: 3 }], { 'k:{"k":2}': { 'f:a': {} } }), [{ a: 3 }]);
     assert.deepEqual(pruneToFields(['x', 'y'], { 'v:"y"': {} }), ['y']);
     assert.deepEqual(pruneToFields(['x', 'y'], { 'i:0': {} }), ['x']);
+    // A v: key compares as isDeepStrictEqual does: -0 (which JSON.parse can produce) is not 0.
+    assert.deepEqual(pruneToFields([-0, 0], { 'v:0': {} }), [0]);
   });
 });
 

@@ -80,8 +80,11 @@ function elementMatcher(key: string): ElementMatcher {
     wanted.every(([k, v]) => sameValue(v, (element as Record<string, unknown>)[k]));
 }
 
-/** isDeepStrictEqual, with the common case (a string or number key) answered without it. */
-const sameValue = (a: unknown, b: unknown): boolean => a === b || (a !== null && typeof a === 'object' && isDeepStrictEqual(a, b));
+/**
+ * isDeepStrictEqual, with the common case (a string or number key) answered without it: Object.is,
+ * as isDeepStrictEqual compares primitives (so 0 and -0 still differ).
+ */
+const sameValue = (a: unknown, b: unknown): boolean => Object.is(a, b) || (a !== null && typeof a === 'object' && isDeepStrictEqual(a, b));
 
 /**
  * A transform keeping metadata and the parts in `whole` as they are, and of every other top-level
