@@ -52,7 +52,8 @@ export class Cache {
       if ((existing.options.labelSelector ?? '') !== (options.labelSelector ?? '') ||
           (existing.options.fieldSelector ?? '') !== (options.fieldSelector ?? '') ||
           !!existing.options.metadataOnly !== !!options.metadataOnly ||
-          existing.options.transform !== options.transform) {
+          existing.options.transform !== options.transform ||
+          !!existing.options.deflate !== !!options.deflate) {
         throw new Error(`informer for ${id} already exists with other options (${JSON.stringify(existing.options)})`);
       }
       return existing as unknown as Informer<T>;

@@ -31,6 +31,11 @@ export interface InformerOptions {
    * One transform per type for the whole process, like the selectors.
    */
   transform?: TransformFunc | undefined;
+  /**
+   * Keep cached objects deflated once they settle (see StoreOptions.deflate): for the types an
+   * operator writes many near-identical objects of. Default false.
+   */
+  deflate?: boolean | undefined;
 }
 
 export class Informer<T extends KubeObject> {
@@ -47,7 +52,7 @@ export class Informer<T extends KubeObject> {
   constructor(client: Client, type: ResourceType<T>, options: InformerOptions, log: Logger) {
     this.type = type;
     this.options = Object.freeze({ ...options });
-    this.#store = new Store<T>({ transform: options.transform });
+    this.#store = new Store<T>({ transform: options.transform, deflate: options.deflate });
     this.#log = log.child({ resource: resourceId(type) });
     this.#synced = new Promise((resolve) => { this.#markSynced = resolve; });
     this.#reflector = new Reflector<T>({

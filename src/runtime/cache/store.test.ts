@@ -97,6 +97,7 @@ describe('Cache informer transform', () => {
     assert.equal(cache.informer(ConfigMaps, { transform }), informer);
     assert.throws(() => cache.informer(ConfigMaps), /already exists with other options/);
     assert.throws(() => cache.informer(ConfigMaps, { transform: (obj) => obj }), /already exists with other options/);
+    assert.throws(() => cache.informer(ConfigMaps, { transform, deflate: true }), /already exists with other options/, 'deflating is per type too');
   });
 });
 

@@ -3,7 +3,9 @@
 // a parsed object two to three times that (a cache of 30,000 objects: tens of MB apart). Every read
 // parses a private copy (controller-runtime's cache deep-copies on read too), so a reconciler may
 // change what it read without touching the cache or another reader; a read costs microseconds.
+// With `deflate`, an object that has not changed for a while is kept as a compact delta (deflate.ts).
 import { keyOf, type KubeObject } from '../object.ts';
+import { JsonDeflater } from './deflate.ts';
 
 export type IndexFunc<T extends KubeObject> = (obj: T) => readonly string[];
 
@@ -41,12 +43,28 @@ export type TransformFunc = (obj: KubeObject) => KubeObject;
 export interface StoreOptions {
   /** Default: none (the server's object, without managedFields). */
   transform?: TransformFunc | undefined;
+  /**
+   * Keep each object as a delta against one of its siblings (deflate.ts) once it has not changed
+   * for `DEFLATE_AFTER_MS`: a tenth of the memory for the near-identical objects one operator
+   * writes, for some 14 µs to deflate each and a read a fifth slower (rebuild, then parse). Meant
+   * for types read one object at a time (an operator's primaries and children), not for those read
+   * in bulk (nodes). Objects that change often stay plain. Default false.
+   */
+  deflate?: boolean | undefined;
+  /** Milliseconds, monotonic: when an object counts as settled. Default performance.now. */
+  now?: (() => number) | undefined;
 }
 
-/** One cached object: its resourceVersion (compared on every event without parsing) and its JSON. */
+/** How long an object must stay unchanged before it is deflated: a start or a rollout changes each object several times within a few seconds. */
+export const DEFLATE_AFTER_MS = 2_000;
+/** A pass over settled objects yields to I/O after this long. */
+const DEFLATE_SLICE_MS = 5;
+
+/** One cached object: its resourceVersion (compared on every event without parsing) and its JSON, plain or deflated. */
 interface Stored {
   readonly rv: string | undefined;
-  readonly json: string;
+  readonly data: string;
+  readonly deflated: boolean;
 }
 
 export class Store<T extends KubeObject> {
@@ -54,9 +72,16 @@ export class Store<T extends KubeObject> {
   readonly #items = new Map<string, Stored>();
   readonly #indexers = new Map<string, IndexFunc<T>>();
   readonly #indexes = new Map<string, Map<string, Set<string>>>();
+  readonly #deflater: JsonDeflater | undefined;
+  /** Plain objects awaiting deflation, by key, with when they were stored; oldest first. */
+  readonly #plainSince = new Map<string, number>();
+  #deflateTimer: NodeJS.Timeout | NodeJS.Immediate | undefined;
+  readonly #now: () => number;
 
   constructor(options: StoreOptions = {}) {
     this.#transform = options.transform;
+    this.#now = options.now ?? (() => performance.now());
+    if (options.deflate) this.#deflater = new JsonDeflater();
     this.addIndex(NAMESPACE_INDEX, namespaceIndex);
     this.addIndex(CONTROLLER_UID_INDEX, controllerUidIndex);
   }
@@ -69,7 +94,7 @@ export class Store<T extends KubeObject> {
     this.#indexers.set(name, fn);
     const index = new Map<string, Set<string>>();
     this.#indexes.set(name, index);
-    for (const [key, stored] of this.#items) this.#indexAdd(index, fn(parse(stored)), key);
+    for (const [key, stored] of this.#items) this.#indexAdd(index, fn(this.#parse(stored)), key);
   }
 
   get size(): number {
@@ -78,13 +103,29 @@ export class Store<T extends KubeObject> {
 
   get(key: string): T | undefined {
     const stored = this.#items.get(key);
-    return stored ? parse(stored) : undefined;
+    return stored ? this.#parse(stored) : undefined;
   }
 
   list(): T[] {
     const out: T[] = [];
-    for (const stored of this.#items.values()) out.push(parse(stored));
+    for (const stored of this.#items.values()) out.push(this.#parse(stored));
     return out;
+  }
+
+  /** How many objects are deflated, and the characters all of them take (what the store costs, give or take V8's string headers). */
+  footprint(): { objects: number; deflated: number; chars: number } {
+    let deflated = 0;
+    let chars = 0;
+    for (const stored of this.#items.values()) {
+      if (stored.deflated) deflated++;
+      chars += stored.data.length;
+    }
+    return { objects: this.#items.size, deflated, chars };
+  }
+
+  /** Deflates every object unchanged for DEFLATE_AFTER_MS. A timer calls it, a slice at a time; tests call it directly. */
+  deflateSettled(): void {
+    this.#deflateSettled(this.#now() - DEFLATE_AFTER_MS, Infinity);
   }
 
   hasIndex(name: string): boolean {
@@ -102,7 +143,7 @@ export class Store<T extends KubeObject> {
     const out: T[] = [];
     for (const key of this.#indexBucket(name, value)) {
       const stored = this.#items.get(key);
-      if (stored) out.push(parse(stored));
+      if (stored) out.push(this.#parse(stored));
     }
     return out;
   }
@@ -125,10 +166,11 @@ export class Store<T extends KubeObject> {
     // Before the transform, which may be costly: the watch repeats objects after a relist.
     if (stored && stored.rv === raw.metadata.resourceVersion) return undefined;
     const obj = prepare(raw, this.#transform);
-    const old = stored ? parse<T>(stored) : undefined;
+    const old = stored ? this.#parse(stored) : undefined;
     if (old) this.#unindex(key, old);
-    this.#items.set(key, { rv: obj.metadata.resourceVersion, json: JSON.stringify(obj) });
+    this.#items.set(key, { rv: obj.metadata.resourceVersion, data: JSON.stringify(obj), deflated: false });
     this.#index(key, obj);
+    this.#awaitDeflate(key);
     return old ? { type: 'update', old, obj } : { type: 'add', obj };
   }
 
@@ -136,8 +178,9 @@ export class Store<T extends KubeObject> {
     const key = keyOf(raw);
     const stored = this.#items.get(key);
     if (!stored) return undefined;
-    this.#unindex(key, parse(stored));
+    this.#unindex(key, this.#parse(stored));
     this.#items.delete(key);
+    this.#plainSince.delete(key);
     // Hand out the final state the server sent, which carries the deletion's resourceVersion.
     return { type: 'delete', obj: prepare(raw, this.#transform) };
   }
@@ -153,12 +196,57 @@ export class Store<T extends KubeObject> {
     }
     for (const [key, stored] of [...this.#items]) {
       if (seen.has(key)) continue;
-      const obj = parse<T>(stored);
+      const obj = this.#parse(stored);
       this.#unindex(key, obj);
       this.#items.delete(key);
+      this.#plainSince.delete(key);
       changes.push({ type: 'delete', obj });
     }
     return changes;
+  }
+
+  #parse(stored: Stored): T {
+    return JSON.parse(stored.deflated ? this.#deflater!.inflate(stored.data) : stored.data) as T;
+  }
+
+  #awaitDeflate(key: string) {
+    if (!this.#deflater) return;
+    // Delete first: a Map keeps insertion order, so the oldest stay first.
+    this.#plainSince.delete(key);
+    this.#plainSince.set(key, this.#now());
+    this.#scheduleDeflate(DEFLATE_AFTER_MS);
+  }
+
+  #scheduleDeflate(afterMs: number) {
+    if (this.#deflateTimer) return;
+    // unref: a cache never keeps the process alive.
+    this.#deflateTimer = afterMs > 0 ? setTimeout(this.#onDeflateTimer, afterMs).unref() : setImmediate(this.#onDeflateTimer).unref();
+  }
+
+  readonly #onDeflateTimer = () => {
+    this.#deflateTimer = undefined;
+    const now = this.#now();
+    this.#deflateSettled(now - DEFLATE_AFTER_MS, now + DEFLATE_SLICE_MS);
+  };
+
+  /** Deflates the plain objects stored before `settledBefore`, oldest first, until `until`. */
+  #deflateSettled(settledBefore: number, until: number) {
+    const deflater = this.#deflater;
+    if (!deflater) return;
+    for (const [key, since] of this.#plainSince) {
+      if (since > settledBefore) {
+        this.#scheduleDeflate(since - settledBefore);
+        return;
+      }
+      this.#plainSince.delete(key);
+      const stored = this.#items.get(key);
+      const deflated = stored && !stored.deflated ? deflater.deflate(stored.data) : undefined;
+      if (deflated !== undefined) this.#items.set(key, { rv: stored!.rv, data: deflated, deflated: true });
+      if (this.#now() >= until) {
+        if (this.#plainSince.size > 0) this.#scheduleDeflate(0);
+        return;
+      }
+    }
   }
 
   #index(key: string, obj: T) {
@@ -186,8 +274,6 @@ export class Store<T extends KubeObject> {
 }
 
 const EMPTY: ReadonlySet<string> = new Set();
-
-const parse = <T>(stored: Stored): T => JSON.parse(stored.json) as T;
 
 /** managedFields are large and useless to a controller; the cache never keeps them. */
 function prepare<T extends KubeObject>(raw: T, transform: TransformFunc | undefined): T {
