@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { KubeObject } from '../object.ts';
+import { FakeClock } from '../testing/fake-clock.ts';
 import { waitFor } from '../testing/wait.ts';
 import { JsonDeflater } from './deflate.ts';
 import { CONTROLLER_UID_INDEX, DEFLATE_AFTER_MS, Store } from './store.ts';
@@ -27,12 +28,6 @@ const child = (i: number, rv = '1'): KubeObject => ({
   },
   status: { desiredNumberScheduled: i % 3, numberReady: 0, observedGeneration: 1 },
 });
-
-/** A clock the test moves by hand. */
-function manualClock() {
-  let t = 0;
-  return { now: () => t, advance: (ms: number) => { t += ms; } };
-}
 
 describe('JsonDeflater', () => {
   it('inflates exactly the JSON it deflated, for any JSON (non-ASCII text included)', () => {
@@ -83,8 +78,8 @@ describe('JsonDeflater', () => {
 
 describe('Store with deflate', () => {
   it('deflates objects once unchanged for DEFLATE_AFTER_MS, and one changed since stays plain until it settles too', () => {
-    const clock = manualClock();
-    const store = new Store({ deflate: true, now: clock.now });
+    const clock = new FakeClock();
+    const store = new Store({ deflate: true, now: () => clock.now() });
     for (let i = 0; i < 50; i++) store.upsert(child(i));
     const plain = store.footprint();
     clock.advance(DEFLATE_AFTER_MS - 1);
@@ -100,8 +95,8 @@ describe('Store with deflate', () => {
   });
 
   it('reads, indexes, updates, removes and relists deflated objects as a plain store does', () => {
-    const clock = manualClock();
-    const deflating = new Store({ deflate: true, now: clock.now });
+    const clock = new FakeClock();
+    const deflating = new Store({ deflate: true, now: () => clock.now() });
     const plain = new Store();
     const both = (f: (s: Store<KubeObject>) => unknown) => [f(deflating), f(plain)];
     const same = (f: (s: Store<KubeObject>) => unknown, what: string) => {
@@ -132,8 +127,8 @@ describe('Store with deflate', () => {
   });
 
   it('is off by default', () => {
-    const clock = manualClock();
-    const store = new Store({ now: clock.now });
+    const clock = new FakeClock();
+    const store = new Store({ now: () => clock.now() });
     store.upsert(child(1));
     clock.advance(DEFLATE_AFTER_MS * 2);
     store.deflateSettled();
